@@ -1,0 +1,1 @@
+"""ComponentResources that deliver a proxy-wasm plugin to Alibaba Cloud Service Mesh."""

@@ -1,0 +1,63 @@
+"""The image pull Secret, in every data-plane cluster where a gateway pulls the plugin."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+def docker_config_json(server: str, username: str, password: str) -> str:
+    """The .dockerconfigjson that `kubectl create secret docker-registry` writes."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {server: {"username": username, "password": password, "auth": auth}}},
+                      sort_keys=True)
+
+
+class PullSecretArgs(TypedDict):
+    name: str
+    """Secret name, e.g. wasm-secret; the WasmPlugin's imagePullSecret."""
+    namespace: str
+    """The WasmPlugin's namespace: Istio reads the Secret from there."""
+    server: pulumi.Input[str]
+    """Registry host the credentials are for."""
+    username: pulumi.Input[str]
+    """Registry user."""
+    password: pulumi.Input[str]
+    """Registry password (kept secret)."""
+    clusters: dict[str, k8s.Provider]
+    """Data-plane cluster name -> provider; one Secret per cluster."""
+
+
+class PullSecret(pulumi.ComponentResource):
+    secret_name: pulumi.Output[str]
+    """Name of the Secret (the same in every cluster)."""
+    clusters: pulumi.Output[list[str]]
+    """Clusters that hold the Secret."""
+
+    def __init__(self, name: str, args: PullSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("asmwasm:index:PullSecret", name, None, opts)
+        config_json = pulumi.Output.secret(
+            pulumi.Output.all(args["server"], args["username"], args["password"]).apply(
+                lambda a: docker_config_json(a[0], a[1], a[2])
+            )
+        )
+        for cluster, provider in sorted(args["clusters"].items()):
+            k8s.core.v1.Secret(
+                f"{name}-{cluster}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args["name"],
+                    namespace=args["namespace"],
+                    labels={"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": name},
+                ),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={".dockerconfigjson": config_json},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider,
+                                            additional_secret_outputs=["data", "stringData"]),
+            )
+        self.secret_name = pulumi.Output.from_input(args["name"])
+        self.clusters = pulumi.Output.from_input(sorted(args["clusters"]))
+        self.register_outputs({"secret_name": self.secret_name, "clusters": self.clusters})

@@ -1,0 +1,111 @@
+"""Where the plugin image lives: an ACR instance's namespace and repository."""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from components.settings import RegistryMode
+
+
+class RegistryArgs(TypedDict):
+    mode: RegistryMode
+    """acr-ee: an existing ACR Enterprise Edition instance; acr-personal: ACR Personal Edition;
+    external: an OCI registry this stack does not manage."""
+    namespace: str
+    """Registry namespace, e.g. test-oci."""
+    repository: str
+    """Repository name, e.g. header-authorization."""
+    region: str
+    """Alibaba Cloud region of the registry."""
+    acr_instance_id: NotRequired[str | None]
+    """ACR Enterprise Edition instance id (cri-...); required for acr-ee."""
+    endpoint: NotRequired[str | None]
+    """Registry host to push to and pull from; looked up for acr-ee when unset."""
+    alicloud_provider: NotRequired[alicloud.Provider | None]
+    """Provider for the ACR resources (unused for external)."""
+
+
+class Registry(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    """Registry host, e.g. my-instance-registry.cn-hangzhou.cr.aliyuncs.com."""
+    repository_path: pulumi.Output[str]
+    """endpoint/namespace/repository, the image name without tag or digest."""
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("asmwasm:index:Registry", name, None, opts)
+        mode = args["mode"]
+        child = pulumi.ResourceOptions(parent=self, provider=args.get("alicloud_provider"))
+
+        if mode == "acr-ee":
+            instance_id = args.get("acr_instance_id")
+            if not instance_id:
+                raise ValueError("Registry: acr_instance_id is required for mode 'acr-ee'")
+            namespace = alicloud.cs.RegistryEnterpriseNamespace(
+                f"{name}-namespace",
+                instance_id=instance_id,
+                name=args["namespace"],
+                # Pushing must not silently create namespaces elsewhere: this stack owns this one.
+                auto_create=False,
+                default_visibility="PRIVATE",
+                opts=child,
+            )
+            repo = alicloud.cs.RegistryEnterpriseRepo(
+                f"{name}-repository",
+                instance_id=instance_id,
+                namespace=namespace.name,
+                name=args["repository"],
+                repo_type="PRIVATE",
+                summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
+                opts=child,
+            )
+            endpoint = args.get("endpoint")
+            if endpoint:
+                self.endpoint = pulumi.Output.from_input(endpoint)
+            else:
+                instances = alicloud.cs.get_registry_enterprise_instances_output(
+                    ids=[instance_id], enable_details=True,
+                    opts=pulumi.InvokeOutputOptions(parent=self, provider=args.get("alicloud_provider")),
+                )
+                self.endpoint = instances.instances.apply(lambda found: _first_public_endpoint(instance_id, found))
+            repo_name = pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+        elif mode == "acr-personal":
+            namespace = alicloud.cr.Namespace(
+                f"{name}-namespace",
+                name=args["namespace"],
+                auto_create=False,
+                default_visibility="PRIVATE",
+                opts=child,
+            )
+            repo = alicloud.cr.Repo(
+                f"{name}-repository",
+                namespace=namespace.name,
+                name=args["repository"],
+                repo_type="PRIVATE",
+                summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
+                opts=child,
+            )
+            endpoint = args.get("endpoint") or f"registry.{args['region']}.aliyuncs.com"
+            self.endpoint = pulumi.Output.from_input(endpoint)
+            repo_name = pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+        else:
+            endpoint = args.get("endpoint")
+            if not endpoint:
+                raise ValueError("Registry: endpoint is required for mode 'external'")
+            self.endpoint = pulumi.Output.from_input(endpoint)
+            repo_name = pulumi.Output.from_input(f"{args['namespace']}/{args['repository']}")
+
+        self.repository_path = pulumi.Output.all(self.endpoint, repo_name).apply(lambda p: f"{p[0]}/{p[1]}")
+        self.register_outputs({"endpoint": self.endpoint, "repository_path": self.repository_path})
+
+
+def _first_public_endpoint(
+    instance_id: str, instances: list[alicloud.cs.outputs.GetRegistryEnterpriseInstancesInstanceResult]
+) -> str:
+    for instance in instances:
+        if instance.public_endpoints:
+            return instance.public_endpoints[0]
+    raise ValueError(f"ACR Enterprise Edition instance {instance_id} has no public endpoint; set "
+                     "registryEndpoint to its VPC endpoint (pulumi config set registryEndpoint HOST)")

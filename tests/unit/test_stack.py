@@ -1,0 +1,159 @@
+"""The dev stack under Pulumi's mocks: what it registers, with which values."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from tests.unit.harness import FAKE_ENDPOINT, Deployment, deploy, fake_digest, is_secret, reveal
+
+WASM_PLUGIN = "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin"
+SECRET = "kubernetes:core/v1:Secret"
+DIGEST_REF = f"registry.example.com/prod/header-authorization@{fake_digest('prod')}"
+
+
+def only(dep: Deployment, typ: str) -> dict[str, Any]:
+    found = dep.mocks.of_type(typ)
+    assert len(found) == 1, [r.name for r in found]
+    return found[0].inputs
+
+
+def test_dev_stack_registers_the_seed_values(dev_config: dict[str, Any]) -> None:
+    dep = deploy(dev_config)
+
+    namespace = only(dep, "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace")
+    assert namespace["instanceId"] == "cri-replacewithyours"
+    assert namespace["name"] == "test-oci"
+    repo = only(dep, "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo")
+    assert (repo["namespace"], repo["name"], repo["repoType"]) == ("test-oci", "header-authorization", "PRIVATE")
+
+    image = only(dep, "docker:index/image:Image")
+    assert image["imageName"] == f"{FAKE_ENDPOINT}/test-oci/header-authorization:v0.0.1"
+    assert image["build"]["platform"] == "linux/amd64"
+    assert image["build"]["builderVersion"] == "BuilderV1"
+
+    plugin = only(dep, WASM_PLUGIN)
+    assert plugin["apiVersion"] == "extensions.istio.io/v1alpha1"
+    assert plugin["kind"] == "WasmPlugin"
+    assert plugin["metadata"]["name"] == "header-authorization"
+    assert plugin["metadata"]["namespace"] == "istio-system"
+    spec = plugin["spec"]
+    assert spec["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
+    assert spec["phase"] == "AUTHN"
+    assert spec["imagePullPolicy"] == "IfNotPresent"
+    assert spec["imagePullSecret"] == "wasm-secret"
+    assert spec["failStrategy"] == "FAIL_CLOSE"
+    assert "pluginConfig" not in spec  # no configuration: the seed's behaviour
+
+    secret = only(dep, SECRET)
+    assert secret["metadata"] == {**secret["metadata"], "name": "wasm-secret", "namespace": "istio-system"}
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+
+
+def test_url_is_pinned_to_the_pushed_digest(dev_config: dict[str, Any]) -> None:
+    dep = deploy(dev_config)
+    ref = dep.outputs["imageRef"]
+    assert ref.startswith(f"{FAKE_ENDPOINT}/test-oci/header-authorization@sha256:")
+    assert only(dep, WASM_PLUGIN)["spec"]["url"] == f"oci://{ref}"
+    assert dep.outputs["ociUrl"] == f"oci://{ref}"
+
+
+def test_a_new_wasm_build_changes_the_url(dev_config: dict[str, Any], wasm_file: Any) -> None:
+    first = deploy(dev_config).outputs["ociUrl"]
+    dev_config["imageTag"] = "v0.0.2"  # the mock's digest covers every build input
+    second = deploy(dev_config).outputs["ociUrl"]
+    assert first != second
+
+
+def test_pull_secret_holds_the_credentials_for_the_url_host(dev_config: dict[str, Any]) -> None:
+    dep = deploy(dev_config)
+    config = json.loads(reveal(only(dep, SECRET)["stringData"])[".dockerconfigjson"])
+    entry = config["auths"][FAKE_ENDPOINT]
+    assert entry["username"] == "acr-user@example"
+    assert entry["password"] == "s3cret-registry-password"
+    assert base64.b64decode(entry["auth"]).decode() == "acr-user@example:s3cret-registry-password"
+
+
+def test_secrets_stay_secret(dev_config: dict[str, Any]) -> None:
+    dev_config["meshKubeconfig"] = "apiVersion: v1\nkind: Config\n# mesh"
+    dep = deploy(dev_config, secret_keys=("registryPassword", "meshKubeconfig"))
+    for name, value in dep.outputs.items():
+        assert "s3cret-registry-password" not in json.dumps(value), name
+    # The engine stores inputs marked secret encrypted in state.
+    assert is_secret(only(dep, SECRET)["stringData"])
+    registry = only(dep, "docker:index/image:Image")["registry"]
+    assert is_secret(registry) or is_secret(registry["password"])
+    providers = {r.name: r for r in dep.mocks.of_type("pulumi:providers:kubernetes")}
+    mesh = providers["header-authorization-mesh-control-plane"].inputs["kubeconfig"]
+    assert is_secret(mesh) and reveal(mesh).startswith("apiVersion")
+
+
+def test_pull_secret_goes_to_every_data_plane_cluster(dev_config: dict[str, Any]) -> None:
+    dev_config["dataPlaneKubeconfigs"] = {"ack-hangzhou": "kubeconfig-a", "ack-beijing": "kubeconfig-b"}
+    dep = deploy(dev_config, secret_keys=("registryPassword", "dataPlaneKubeconfigs"))
+    secrets = dep.mocks.of_type(SECRET)
+    assert sorted(r.name for r in secrets) == [
+        "header-authorization-pull-secret-ack-beijing", "header-authorization-pull-secret-ack-hangzhou"]
+    providers = {r.name: r.inputs for r in dep.mocks.of_type("pulumi:providers:kubernetes")}
+    assert reveal(providers["header-authorization-data-plane-ack-hangzhou"]["kubeconfig"]) == "kubeconfig-a"
+    assert reveal(providers["header-authorization-data-plane-ack-beijing"]["kubeconfig"]) == "kubeconfig-b"
+    assert is_secret(providers["header-authorization-data-plane-ack-beijing"]["kubeconfig"])
+    # Each Secret is created through its own cluster's provider, the WasmPlugin through the mesh's.
+    by_cluster = {r.name.rsplit("-", 2)[-2] + "-" + r.name.rsplit("-", 1)[-1]: r.provider for r in secrets}
+    assert "data-plane-ack-hangzhou" in by_cluster["ack-hangzhou"]
+    assert "data-plane-ack-beijing" in by_cluster["ack-beijing"]
+    assert "mesh-control-plane" in (dep.mocks.of_type(WASM_PLUGIN)[0].provider or "")
+    assert dep.outputs["pullSecretClusters"] == ["ack-beijing", "ack-hangzhou"]
+
+
+def test_acr_personal_edition(dev_config: dict[str, Any]) -> None:
+    dev_config.update(registryMode="acr-personal", acrInstanceId="")
+    dep = deploy(dev_config)
+    assert only(dep, "alicloud:cr/namespace:Namespace")["name"] == "test-oci"
+    assert only(dep, "alicloud:cr/repo:Repo")["name"] == "header-authorization"
+    assert dep.outputs["registryEndpoint"] == "registry.cn-hangzhou.aliyuncs.com"
+    assert dep.outputs["imageRef"].startswith("registry.cn-hangzhou.aliyuncs.com/test-oci/header-authorization@")
+
+
+def test_external_registry_manages_no_cloud_resources(dev_config: dict[str, Any]) -> None:
+    dev_config.update(registryMode="external", registryEndpoint="127.0.0.1:5443", acrInstanceId="")
+    dep = deploy(dev_config)
+    assert not [r for r in dep.resources if r.type.startswith(("alicloud:", "pulumi:providers:alicloud"))]
+    assert dep.outputs["imageRef"].startswith("127.0.0.1:5443/test-oci/header-authorization@sha256:")
+
+
+def test_prebuilt_image_by_digest_builds_nothing(dev_config: dict[str, Any]) -> None:
+    dev_config.update(registryMode="external", registryEndpoint="registry.example.com", acrInstanceId="",
+                      imageRef=DIGEST_REF, wasmFile="does/not/exist.wasm")
+    dep = deploy(dev_config)
+    assert not dep.mocks.of_type("docker:index/image:Image")
+    assert only(dep, WASM_PLUGIN)["spec"]["url"] == f"oci://{DIGEST_REF}"
+    auths = json.loads(reveal(only(dep, SECRET)["stringData"])[".dockerconfigjson"])["auths"]
+    assert list(auths) == ["registry.example.com"]
+
+
+def test_plugin_config_reaches_the_wasm_plugin(dev_config: dict[str, Any]) -> None:
+    dev_config["pluginConfig"] = {"header": "x-allow", "value": "yes", "denyStatus": 401}
+    spec = only(deploy(dev_config), WASM_PLUGIN)["spec"]
+    assert spec["pluginConfig"] == {"header": "x-allow", "value": "yes", "denyStatus": 401}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"acrInstanceId": ""}, "'asm-wasm-plugin:acrInstanceId' is required"),
+    ({"phase": "AUTHENTICATE"}, "'asm-wasm-plugin:phase' is 'AUTHENTICATE'; accepted: UNSPECIFIED_PHASE, AUTHN"),
+    ({"selector": {}}, "'asm-wasm-plugin:selector'"),
+    ({"selector": {"istio": "bad value!"}}, "label 'istio' needs a string value"),
+    ({"wasmFile": "missing/plugin.wasm"}, "make plugin"),
+    ({"pluginConfig": "{not json"}, "expected a JSON object"),
+    ({"pluginConfig": {"headr": "allow"}}, "unknown key 'headr'"),
+    ({"imageRef": "registry.example.com/a/b:v1"}, "pinned by digest"),
+])
+def test_bad_config_fails_before_any_resource(dev_config: dict[str, Any], change: dict[str, Any],
+                                              message: str) -> None:
+    dev_config.update(change)
+    with pytest.raises(Exception, match=None) as raised:
+        deploy(dev_config)
+    assert message in str(raised.value)
