@@ -63,6 +63,12 @@ class Secret:
     def __repr__(self) -> str:
         return "Secret(***)"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
 
 @dataclass(frozen=True)
 class RegistrySettings:
@@ -188,7 +194,8 @@ def parse_plugin_config(values: Mapping[str, Any]) -> dict[str, Any]:
             raise _fail("pluginConfig", config,
                         f"unknown key {key!r}; accepted keys: {', '.join(PLUGIN_CONFIG_KEYS)}")
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise _fail("pluginConfig", config, f"key {key!r} must be a {expected.__name__}")
+            kind = "an integer" if expected is int else "a string"
+            raise _fail("pluginConfig", config, f"key {key!r} must be {kind}")
     if config.get("header", "x") == "":
         raise _fail("pluginConfig", config, "key 'header' must not be empty")
     status = config.get("denyStatus")
