@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Start a local OCI registry standing in for ACR Enterprise Edition.
+#
+# Debian's docker-registry (the CNCF distribution registry), run as our own
+# process (not the systemd service) on 127.0.0.1 with TLS from a self-signed CA
+# and htpasswd (bcrypt) auth. Everything lives under
+# ${SANDBOX_DIR:-<repo>/.sandbox}/registry/:
+#   ca.crt ca.key server.crt server.key   TLS material (CA: ca.crt)
+#   htpasswd credentials                  auth (credentials: mode 600)
+#   config.yml registry.log registry.pid  the process (port: last port used, preferred)
+#   data/                                 filesystem storage (kept across restarts)
+#   env                                   REGISTRY_HOST/USERNAME/PASSWORD/CA (mode 600)
+# The system trust store is not touched: clients get ca.crt explicitly.
+#
+# Environment: SANDBOX_DIR, REGISTRY_PORT (default: a free loopback port),
+# REGISTRY_READY_TIMEOUT (seconds, default 30).
+# Idempotent: if the registry of this sandbox already answers, it is reused.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+sandbox=${SANDBOX_DIR:-$repo/.sandbox}
+state=$sandbox/registry
+pidfile=$state/registry.pid
+envfile=$state/env
+timeout=${REGISTRY_READY_TIMEOUT:-30}
+
+log() { printf 'registry-up: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+t0=$(date +%s.%N)
+
+apt_install() {
+	# apt-get install first; refresh the package lists only if that fails.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null ||
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
+if ! command -v docker-registry >/dev/null; then
+	log "installing docker-registry (apt)"
+	apt_install docker-registry || die "apt-get install docker-registry failed"
+fi
+if ! command -v htpasswd >/dev/null; then
+	log "installing apache2-utils (apt) for htpasswd"
+	apt_install apache2-utils || die "apt-get install apache2-utils failed"
+fi
+for tool in openssl curl ss; do
+	command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+# v2_status HOSTPORT: HTTP status of GET /v2/ (000 when nothing answers).
+v2_status() {
+	curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$state/ca.crt" "https://$1/v2/" || true
+}
+running_pid() {
+	local pid
+	[[ -f $pidfile ]] || return 1
+	pid=$(<"$pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+		grep -qa docker-registry "/proc/$pid/cmdline" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+# Reuse a running registry of this sandbox; restart one that does not answer.
+if pid=$(running_pid); then
+	host=$(sed -n 's/^REGISTRY_HOST=//p' "$envfile" 2>/dev/null || true)
+	if [[ -n $host && $(v2_status "$host") == 401 ]]; then
+		log "already running: https://$host (pid $pid, env $envfile)"
+		exit 0
+	fi
+	log "pid $pid does not answer as expected; restarting it"
+	bash "$repo/scripts/registry-down.sh"
+fi
+
+mkdir -p "$state/data"
+chmod 700 "$state"
+rm -f "$envfile"
+
+# TLS: a CA and a server certificate for 127.0.0.1 and localhost (kept if present).
+if [[ ! -s $state/ca.crt || ! -s $state/server.crt || ! -s $state/server.key ]]; then
+	log "creating CA and server certificate"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+		-keyout "$state/ca.key" -out "$state/ca.crt" -subj "/CN=asm-wasm sandbox registry CA" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$state/server.key" -out "$state/server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+	openssl x509 -req -in "$state/server.csr" -CA "$state/ca.crt" -CAkey "$state/ca.key" \
+		-CAcreateserial -days 825 -out "$state/server.crt" \
+		-extfile <(printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+			"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+			"extendedKeyUsage=serverAuth") 2>/dev/null
+	rm -f "$state/server.csr"
+	chmod 600 "$state/ca.key" "$state/server.key"
+fi
+
+# Credentials: random per sandbox, kept across restarts.
+if [[ ! -s $state/credentials ]]; then
+	(umask 077 && printf 'REGISTRY_USERNAME=%s\nREGISTRY_PASSWORD=%s\n' \
+		"asmwasm-$(openssl rand -hex 3)" "$(openssl rand -hex 24)" >"$state/credentials")
+fi
+username=$(sed -n 's/^REGISTRY_USERNAME=//p' "$state/credentials")
+password=$(sed -n 's/^REGISTRY_PASSWORD=//p' "$state/credentials")
+[[ -n $username && -n $password ]] || die "bad $state/credentials; delete it to regenerate"
+(umask 077 && printf '%s\n' "$password" | htpasswd -iBc "$state/htpasswd" "$username" 2>/dev/null) ||
+	die "htpasswd failed"
+
+port_free() { [[ -z $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+pick_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 30000))
+		port_free "$p" && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+start_on() {
+	local port=$1
+	cat >"$state/config.yml" <<EOF
+# Generated by scripts/registry-up.sh; rewritten at every start.
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+  fields:
+    service: sandbox-registry
+storage:
+  filesystem:
+    rootdirectory: $state/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$port
+  secret: $(openssl rand -hex 16)
+  tls:
+    certificate: $state/server.crt
+    key: $state/server.key
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  htpasswd:
+    realm: sandbox-registry
+    path: $state/htpasswd
+EOF
+	chmod 600 "$state/config.yml"
+	# Own session, so that the caller's job control does not reach it.
+	setsid docker-registry serve "$state/config.yml" >>"$state/registry.log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+}
+
+attempts=3
+[[ -n ${REGISTRY_PORT:-} ]] && attempts=1
+for attempt in $(seq 1 "$attempts"); do
+	if [[ -n ${REGISTRY_PORT:-} ]]; then
+		port=$REGISTRY_PORT
+		port_free "$port" || die "REGISTRY_PORT=$port is already in use on 127.0.0.1"
+	elif ((attempt == 1)) && [[ -s $state/port ]] && port_free "$(<"$state/port")"; then
+		# Same port as last time, so stored image references stay valid.
+		port=$(<"$state/port")
+	else
+		port=$(pick_port) || die "no free loopback port found"
+	fi
+	host=127.0.0.1:$port
+	start_on "$port"
+	pid=$(<"$pidfile")
+	deadline=$(($(date +%s) + timeout))
+	status=000
+	while kill -0 "$pid" 2>/dev/null && (($(date +%s) < deadline)); do
+		status=$(v2_status "$host")
+		[[ $status == 401 ]] && break
+		sleep 0.1
+	done
+	if [[ $status == 401 ]]; then
+		echo "$port" >"$state/port"
+		break
+	fi
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		rm -f "$pidfile"
+		die "https://$host/v2/ answered $status, not 401, within ${timeout}s; see $state/registry.log"
+	fi
+	rm -f "$pidfile"
+	log "registry exited on port $port (attempt $attempt); last log lines:"
+	tail -n 5 "$state/registry.log" >&2 || true
+done
+[[ $status == 401 ]] || die "registry did not start; see $state/registry.log"
+
+(umask 077 && {
+	printf 'REGISTRY_HOST=%q\n' "$host"
+	printf 'REGISTRY_USERNAME=%q\n' "$username"
+	printf 'REGISTRY_PASSWORD=%q\n' "$password"
+	printf 'REGISTRY_CA=%q\n' "$state/ca.crt"
+} >"$envfile")
+chmod 600 "$envfile"
+
+t1=$(date +%s.%N)
+log "up: https://$host (pid $pid) in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')s; env: $envfile"
