@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.envoy.envoy_harness import Envoy, Httpbin, run_envoy, run_httpbin
+from sandbox.envoy import Envoy, Httpbin, run_envoy, run_httpbin
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.envoy.envoy_harness import Envoy, Httpbin, Response, run_envoy
+from sandbox.envoy import Envoy, Httpbin, Response, run_envoy
 
 SEED_BODY = b"Forbidden by ASM Wasm Plugin"
 ALLOWED = "wasmcustom.header_authorization_allowed_total"

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sandbox_registry as sr  # tests/sandbox_registry.py, put on sys.path by conftest.py
+
+from sandbox import registry as sr
 
 FAKE_WASM = b"\0asm\x01\0\0\0" + b"sandbox registry test module\n"
 REPO_TAG = "test-oci/header-authorization:v0.0.1"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 # Envoy's V8 takes seconds to compile the Go-built module; keep a wide margin.
 READY_TIMEOUT_S = 60.0
 # The Wasm filter's plugin name, root id, vm id, and ECDS resource name.

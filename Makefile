@@ -1,0 +1,63 @@
+# One command per job; README and .ci/run use the same ones.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export SANDBOX_DIR ?= $(CURDIR)/.sandbox
+# The local stack's secrets passphrase: the sandbox is throwaway, so a fixed default
+# is fine here; set your own for anything else.
+export PULUMI_CONFIG_PASSPHRASE ?= local-sandbox-only
+VENV := venv
+PY := $(VENV)/bin/python
+TOOLS_ENV := $(SANDBOX_DIR)/tools.env
+
+.PHONY: all venv tools plugin demo down test lint test-go test-unit test-envoy test-sandbox clean
+
+all: plugin
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+venv: $(VENV)/.installed
+
+tools:
+	scripts/bootstrap-tools.sh
+
+plugin:
+	plugin/build.sh
+
+# The README's main command: a real `pulumi up` of the local stack, then the guide's step 5.
+demo: venv tools plugin
+	source $(TOOLS_ENV) && $(PY) -m sandbox.demo
+
+down:
+	scripts/sandbox-down.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	test -z "$$(gofmt -l plugin tools)" || { gofmt -l plugin tools; exit 1; }
+	for m in plugin tools/ocitool tools/pulumi tools/istio-crd tools/kube; do (cd $$m && go vet ./...); done
+
+test-go: plugin
+	cd plugin && go test ./...
+	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s
+	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzDecide -fuzztime 10s
+	cd tools/ocitool && go test ./...
+	cd tools/istio-crd && go test ./...
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-envoy: venv plugin
+	$(PY) -m pytest -q tests/envoy
+
+# Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine.
+test-sandbox: venv tools plugin
+	source $(TOOLS_ENV) && scripts/sandbox-up.sh
+	rc=0; source $(TOOLS_ENV) && $(PY) -m pytest -q tests/registry tests/kube tests/e2e || rc=$$?; \
+	  scripts/sandbox-down.sh; exit $$rc
+
+# The README's test command.
+test: lint test-go test-unit test-envoy test-sandbox
+
+clean: down
+	rm -rf $(SANDBOX_DIR) plugin/plugin.wasm

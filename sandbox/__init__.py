@@ -1,0 +1,1 @@
+"""The local cloud: registry, Kubernetes API server, Pulumi engine and Envoy on loopback."""

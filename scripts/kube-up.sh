@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Start a real Kubernetes API server (kube-apiserver + etcd) on loopback, with
+# Istio's WasmPlugin CRD installed, for the sandbox and the e2e tests.
+#
+# No nodes, no controller-manager, no scheduler: objects are stored and
+# validated (OpenAPI schema, CEL rules) exactly as a real API server does, but
+# nothing reconciles them. Binaries: scripts/build-kube.sh. The CRD comes from
+# the istio.io/api module pinned in tools/istio-crd/go.mod, read from the Go
+# module cache at run time.
+#
+# Everything lives under ${SANDBOX_DIR:-<repo>/.sandbox}/kube/:
+#   pki/                          CA, serving cert (127.0.0.1, localhost), client cert
+#                                 (O=system:masters), service-account signing key
+#   etcd/                         etcd data (kept across restarts)
+#   etcd.log apiserver.log        process logs
+#   etcd.pid apiserver.pid        the processes (scripts/kube-down.sh stops them)
+#   kubeconfig                    self-contained (certificates embedded)
+#   env                           KUBECONFIG, KUBE_API, KUBE_CA, KUBE_CLIENT_CERT, KUBE_CLIENT_KEY
+#   wasmplugin-crd.json           the CRD as applied
+#   ports                         API, etcd client and etcd peer ports (reused when free)
+#
+# Environment: SANDBOX_DIR, KUBE_APISERVER and ETCD (binaries to use instead of
+# scripts/build-kube.sh), ASMWASM_CACHE (see build-kube.sh), KUBE_API_PORT
+# (default: a free loopback port), KUBE_READY_TIMEOUT (seconds, default 180).
+# Idempotent: a running API server of this sandbox is reused (the namespace and
+# CRD are applied again, which is cheap).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+sandbox=$(realpath -m -- "${SANDBOX_DIR:-$repo/.sandbox}")
+state=$sandbox/kube
+pki=$state/pki
+envfile=$state/env
+timeout=${KUBE_READY_TIMEOUT:-180}
+crd_name=wasmplugins.extensions.istio.io
+crd_json=$state/wasmplugin-crd.json
+
+log() { printf 'kube-up: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+span() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
+elapsed() { span "$1" "$(date +%s.%N)"; }
+
+t0=$(date +%s.%N)
+for tool in openssl python3 go ss curl base64; do
+	command -v "$tool" >/dev/null || die "$tool is required (not on PATH)"
+done
+
+# running_pid NAME: pid from NAME.pid when that process is alive and is ours
+# (its command line names this state dir, so a recycled pid is not mistaken).
+running_pid() {
+	local pid file=$state/$1.pid
+	[[ -f $file ]] || return 1
+	pid=$(<"$file")
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/" || return 1
+	echo "$pid"
+}
+kube_api() { python3 "$repo/sandbox/kube_api.py" "$@"; }
+
+# The WasmPlugin CRD, extracted in the background while the servers start.
+extract_crd() {
+	local dir
+	dir=$(cd "$repo/tools/istio-crd" &&
+		go mod download -json istio.io/api | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
+		{ log "error: go mod download istio.io/api failed (tools/istio-crd/go.mod)"; return 1; }
+	(cd "$repo/tools/istio-crd" &&
+		go run . -bundle "$dir/kubernetes/customresourcedefinitions.gen.yaml" -name "$crd_name" -o "$crd_json.tmp") ||
+		{ log "error: extracting $crd_name from $dir failed"; return 1; }
+	mv -f "$crd_json.tmp" "$crd_json"
+}
+install_crd() {
+	wait "$crd_pid" || die "could not extract the WasmPlugin CRD (see above)"
+	kube_api ensure-namespace istio-system || die "could not create namespace istio-system"
+	kube_api apply-crd "$crd_json" --timeout 60 || die "could not install $crd_name"
+}
+
+mkdir -p "$state"
+chmod 700 "$state"
+
+# Reuse a running API server of this sandbox.
+if api_pid=$(running_pid apiserver) && etcd_pid=$(running_pid etcd) && [[ -f $envfile ]]; then
+	set -a
+	# shellcheck disable=SC1090
+	source "$envfile"
+	set +a
+	if kube_api wait-ready --timeout 5 2>/dev/null; then
+		extract_crd &
+		crd_pid=$!
+		install_crd
+		log "already running: $KUBE_API (apiserver pid $api_pid, etcd pid $etcd_pid); env: $envfile"
+		exit 0
+	fi
+	die "apiserver pid $api_pid is running but $KUBE_API/readyz is not ok; run scripts/kube-down.sh"
+fi
+# Leftovers of a half-started sandbox.
+if running_pid apiserver >/dev/null || running_pid etcd >/dev/null; then
+	log "stopping a partly running sandbox first"
+	"$repo/scripts/kube-down.sh"
+fi
+rm -f "$envfile"
+
+# Binaries: KUBE_APISERVER and ETCD when both are set (build-kube.sh's output,
+# as exported by .sandbox/tools.env), else build-kube.sh (cached after the first build).
+if [[ -n ${KUBE_APISERVER:-} && -n ${ETCD:-} ]]; then
+	apiserver_bin=$KUBE_APISERVER etcd_bin=$ETCD
+	[[ -x $apiserver_bin && -x $etcd_bin ]] ||
+		die "KUBE_APISERVER=$apiserver_bin or ETCD=$etcd_bin is not an executable file; unset both to build them"
+else
+	bins=$("$repo/scripts/build-kube.sh") || die "scripts/build-kube.sh failed"
+	apiserver_bin=$(sed -n 's/^KUBE_APISERVER=//p' <<<"$bins")
+	etcd_bin=$(sed -n 's/^ETCD=//p' <<<"$bins")
+	[[ -x $apiserver_bin && -x $etcd_bin ]] || die "build-kube.sh gave no usable binaries: $bins"
+fi
+t_bins=$(date +%s.%N)
+
+extract_crd &
+crd_pid=$!
+
+# PKI, kept across restarts.
+mkdir -p "$pki"
+chmod 700 "$pki"
+# sign NAME SUBJECT EXTENSIONS...: an EC key and a certificate signed by the sandbox CA.
+sign() {
+	local name=$1 subject=$2
+	shift 2
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/$name.key" -out "$pki/$name.csr" -subj "$subject" 2>/dev/null
+	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+		-days 825 -out "$pki/$name.crt" -extfile <(printf '%s\n' "$@") 2>/dev/null
+	rm -f "$pki/$name.csr"
+	chmod 600 "$pki/$name.key"
+}
+if [[ ! -s $pki/ca.crt || ! -s $pki/apiserver.crt || ! -s $pki/admin.crt || ! -s $pki/sa.key ]]; then
+	log "creating CA, certificates and service-account key in $pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+		-keyout "$pki/ca.key" -out "$pki/ca.crt" -subj "/CN=asm-wasm sandbox kube CA" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		2>/dev/null
+	chmod 600 "$pki/ca.key"
+	sign apiserver "/CN=kube-apiserver" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc" \
+		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth"
+	# O=system:masters: a superuser under any authorizer, no RBAC objects needed.
+	sign admin "/O=system:masters/CN=sandbox-admin" \
+		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
+	openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+	chmod 600 "$pki/sa.key"
+fi
+
+port_free() { [[ -z $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+declare -A taken=()
+# choose_port VAR [PREFERRED]: set VAR to PREFERRED when it is free, else to a
+# random free loopback port; never the same port twice in this run.
+choose_port() {
+	local p=${2:-} _
+	if ! [[ $p =~ ^[0-9]+$ && -z ${taken[$p]:-} ]] || ! port_free "$p"; then
+		p=
+		for _ in $(seq 1 200); do
+			p=$((20000 + RANDOM % 30000))
+			[[ -z ${taken[$p]:-} ]] && port_free "$p" && break
+			p=
+		done
+		[[ -n $p ]] || die "no free loopback port found"
+	fi
+	taken[$p]=1
+	printf -v "$1" '%s' "$p"
+}
+# Same ports as last time when they are free: the kubeconfig URL stays the
+# same, and etcd's stored member (peer) URL still matches.
+last_api='' last_etcd='' last_peer=''
+[[ -s $state/ports ]] && read -r last_api last_etcd last_peer _ <"$state/ports"
+api_port='' etcd_port='' peer_port=''
+if [[ -n ${KUBE_API_PORT:-} ]]; then
+	port_free "$KUBE_API_PORT" || die "KUBE_API_PORT=$KUBE_API_PORT is already in use on 127.0.0.1"
+	api_port=$KUBE_API_PORT
+	taken[$api_port]=1
+else
+	choose_port api_port "${last_api:-}"
+fi
+choose_port etcd_port "${last_etcd:-}"
+choose_port peer_port "${last_peer:-}"
+server=https://127.0.0.1:$api_port
+
+# On any failure from here on, stop what this run started.
+started=()
+up=false
+cleanup() {
+	local pid _
+	$up && return 0
+	for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# Wait, so that a retry finds the ports and etcd's data dir released.
+	for pid in "${started[@]}"; do
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	rm -f "$state/etcd.pid" "$state/apiserver.pid"
+}
+trap cleanup EXIT
+
+# etcd: loopback only, plain HTTP (nothing else can reach it), no fsync:
+# sandbox data is disposable and fsync dominates start-up on a busy disk.
+t_etcd=$(date +%s.%N)
+for f in etcd.log apiserver.log; do
+	printf '==== scripts/kube-up.sh start %s ====\n' "$(date -u +%FT%TZ)" >>"$state/$f"
+done
+setsid "$etcd_bin" --name sandbox --data-dir "$state/etcd" \
+	--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+	--listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+	--initial-cluster "sandbox=http://127.0.0.1:$peer_port" --initial-cluster-state new \
+	--unsafe-no-fsync --log-level warn \
+	>>"$state/etcd.log" 2>&1 </dev/null &
+etcd_pid=$!
+started+=("$etcd_pid")
+echo "$etcd_pid" >"$state/etcd.pid"
+deadline=$(($(date +%s) + 30))
+until curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health" >/dev/null; do
+	kill -0 "$etcd_pid" 2>/dev/null || die "etcd exited; last lines of $state/etcd.log: $(tail -n 5 "$state/etcd.log")"
+	(($(date +%s) < deadline)) || die "etcd not healthy on 127.0.0.1:$etcd_port within 30s; see $state/etcd.log"
+	sleep 0.1
+done
+log "etcd healthy on 127.0.0.1:$etcd_port in $(elapsed "$t_etcd")s (pid $etcd_pid)"
+
+# kube-apiserver: client-certificate auth against the sandbox CA, RBAC.
+# ServiceAccount admission is off: no controller-manager creates the default
+# service accounts it would demand for pods.
+t_api=$(date +%s.%N)
+setsid "$apiserver_bin" \
+	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+	--etcd-servers="http://127.0.0.1:$etcd_port" \
+	--tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+	--client-ca-file="$pki/ca.crt" \
+	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+	--service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+	--service-cluster-ip-range=10.96.0.0/24 \
+	--authorization-mode=RBAC \
+	--disable-admission-plugins=ServiceAccount \
+	--profiling=false \
+	>>"$state/apiserver.log" 2>&1 </dev/null &
+api_pid=$!
+started+=("$api_pid")
+echo "$api_pid" >"$state/apiserver.pid"
+
+export KUBE_API=$server KUBE_CA=$pki/ca.crt KUBE_CLIENT_CERT=$pki/admin.crt KUBE_CLIENT_KEY=$pki/admin.key
+kube_api wait-ready --timeout "$timeout" --pid "$api_pid" ||
+	die "kube-apiserver not ready; last lines of $state/apiserver.log: $(tail -n 5 "$state/apiserver.log")"
+t_ready=$(elapsed "$t_api")
+echo "$api_port $etcd_port $peer_port" >"$state/ports"
+log "kube-apiserver ready at $server in ${t_ready}s (pid $api_pid)"
+
+b64() { base64 -w0 <"$1"; }
+(umask 077 && cat >"$state/kubeconfig" <<EOF
+# Written by scripts/kube-up.sh; rewritten at every start.
+apiVersion: v1
+kind: Config
+clusters:
+- name: asm-wasm-sandbox
+  cluster:
+    server: $server
+    certificate-authority-data: $(b64 "$pki/ca.crt")
+users:
+- name: sandbox-admin
+  user:
+    client-certificate-data: $(b64 "$pki/admin.crt")
+    client-key-data: $(b64 "$pki/admin.key")
+contexts:
+- name: asm-wasm-sandbox
+  context:
+    cluster: asm-wasm-sandbox
+    user: sandbox-admin
+current-context: asm-wasm-sandbox
+EOF
+)
+
+install_crd
+
+(umask 077 && {
+	printf 'KUBECONFIG=%q\n' "$state/kubeconfig"
+	printf 'KUBE_API=%q\n' "$server"
+	printf 'KUBE_CA=%q\n' "$KUBE_CA"
+	printf 'KUBE_CLIENT_CERT=%q\n' "$KUBE_CLIENT_CERT"
+	printf 'KUBE_CLIENT_KEY=%q\n' "$KUBE_CLIENT_KEY"
+} >"$envfile")
+
+up=true
+log "up: $server in $(elapsed "$t0")s (binaries: $(span "$t0" "$t_bins")s, apiserver start to ready: ${t_ready}s); env: $envfile"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Starts the local cloud: the TLS + htpasswd registry (plays ACR) and the
+# Kubernetes API server with Istio's WasmPlugin CRD (plays ASM and the data plane).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$repo/scripts/registry-up.sh"
+"$repo/scripts/kube-up.sh"

@@ -1,0 +1,7 @@
+//go:build tools
+
+// Package tools pins the kube-apiserver main package so `go mod tidy` keeps
+// its dependencies in go.mod and go.sum.
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
