@@ -9,7 +9,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 TOOLS_ENV := $(SANDBOX_DIR)/tools.env
 
-.PHONY: all venv tools plugin demo down test lint test-go test-unit test-envoy test-sandbox clean
+.PHONY: all venv tools plugin demo down preview test lint test-go test-unit test-envoy test-sandbox clean
 
 all: plugin
 
@@ -32,10 +32,15 @@ demo: venv tools plugin
 down:
 	scripts/sandbox-down.sh
 
+# What the pull request's preview comment shows, for the sandbox's stacks (make -s preview: Markdown only).
+preview: venv tools plugin
+	source $(TOOLS_ENV) && $(PY) -m sandbox.preview
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	test -z "$$(gofmt -l plugin tools)" || { gofmt -l plugin tools; exit 1; }
 	for m in plugin tools/ocitool tools/pulumi tools/istio-crd tools/kube; do (cd $$m && go vet ./...); done
+	scripts/lint-workflows.sh
 
 test-go: plugin
 	cd plugin && go test ./...

@@ -82,6 +82,10 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             cluster: k8s.Provider(
                 f"{name}-data-plane-{cluster}",
                 kubeconfig=pulumi.Output.secret(kubeconfig.reveal()) if kubeconfig else None,
+                # A new registry password updates the pull Secret in place. Replacing it (the
+                # provider's default for Secret data) deletes it first, and a gateway pulling
+                # in between would fail.
+                enable_secret_mutable=True,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for cluster, kubeconfig in mesh.data_plane_kubeconfigs.items()

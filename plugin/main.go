@@ -9,6 +9,7 @@ package main
 
 import (
 	"errors"
+	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -24,9 +25,14 @@ const (
 
 // A failed start keeps the plugin from running in Envoy; should a host call
 // it all the same, it refuses every request with this reply.
-const (
-	notStartedStatus = 503
-	notStartedBody   = "header-authorization plugin is not configured"
+const notStartedStatus = 503
+
+// maxKeptLogBuf bounds the log buffer kept between requests (see logBuf).
+const maxKeptLogBuf = 1024
+
+var (
+	notStartedHeaders = [][2]string{{"Content-Type", headerauth.DefaultDenyContentType}}
+	notStartedBody    = []byte("header-authorization plugin is not configured")
 )
 
 // main stays empty: a wasip1 c-shared module is driven through its exports.
@@ -51,6 +57,10 @@ type pluginContext struct {
 	denyBody    []byte
 	allowed     proxywasm.MetricCounter
 	denied      proxywasm.MetricCounter
+	// logBuf holds the denial's debug line while it is logged; it is reused
+	// from one request to the next, so a denial allocates no log line. The VM
+	// runs one callback at a time, so nothing else touches it meanwhile.
+	logBuf []byte
 
 	// filter holds no per-request state, so every stream shares it and a
 	// request costs no context allocation.
@@ -95,7 +105,7 @@ func (f *httpFilter) OnHttpRequestHeaders(int, bool) types.Action {
 	p := f.plugin
 	if !p.started {
 		proxywasm.LogError("request refused: the plugin did not start")
-		return respond(notStartedStatus, [][2]string{{"Content-Type", headerauth.DefaultDenyContentType}}, []byte(notStartedBody))
+		return respond(notStartedStatus, notStartedHeaders, notStartedBody)
 	}
 	verdict := p.cfg.Decide(hostHeaders{})
 	if verdict.Allow {
@@ -103,8 +113,19 @@ func (f *httpFilter) OnHttpRequestHeaders(int, bool) types.Action {
 		return types.ActionContinue
 	}
 	p.denied.Increment(1)
-	proxywasm.LogDebug(p.cfg.DenyLog(verdict.Got))
+	p.logBuf = p.cfg.AppendDenyLog(p.logBuf[:0], verdict.Got)
+	proxywasm.LogDebug(bytesAsString(p.logBuf))
+	if cap(p.logBuf) > maxKeptLogBuf {
+		p.logBuf = nil // a huge header value came by: do not keep its buffer
+	}
 	return respond(p.cfg.DenyStatus, p.denyHeaders, p.denyBody)
+}
+
+// bytesAsString views b as a string without copying it. Only for a string
+// that is used up before b changes: here, a log line the host has read by
+// the time proxywasm.LogDebug returns.
+func bytesAsString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // respond sends a local reply and stops the request there. If the host

@@ -13,6 +13,12 @@ The plugin's configuration reaches Envoy in one of two ways:
 - "ecds": the Wasm filter comes from an extension config discovery (ECDS)
   file, which is how Istio delivers a WasmPlugin (over xDS there). A refused
   configuration is NACKed; the filter stays missing and requests get a 500.
+
+For benchmarks the same bootstrap can also carry no filter at all, or Envoy's
+native RBAC filter doing the plugin's check (http_filter="none" / "rbac"),
+and the upstream can be a direct_response listener inside the same Envoy
+(direct_response_upstream=True) so that what is measured is the proxy and
+not the upstream.
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ PLUGIN_NAME = "header-authorization"
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 
 Delivery = Literal["static", "ecds"]
+# What sits before the router: the plugin, Envoy's native RBAC, or nothing.
+FilterKind = Literal["wasm", "rbac", "none"]
+RBAC_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+# What the direct_response upstream answers, whatever the request.
+DIRECT_RESPONSE_STATUS = 200
+DIRECT_RESPONSE_BODY = "hello from the direct_response upstream\n"
+# The body Envoy's RBAC filter sends with its 403.
+RBAC_DENY_BODY = "RBAC: access denied"
 
 
 class HarnessError(RuntimeError):
@@ -121,6 +135,27 @@ def render_ecds(wasm_path: Path, plugin_config: str) -> dict[str, object]:
     }
 
 
+def rbac_filter_config(header: str = "allow", value: str = "true") -> dict[str, object]:
+    """Envoy's native RBAC doing the plugin's default check: allow only when
+    header equals value exactly; anything else gets RBAC's own 403.
+
+    (On a repeated header RBAC matches the values joined with ",", where the
+    plugin takes the first value: the two differ there, not on single headers.)
+    """
+    return {
+        "@type": RBAC_FILTER_TYPE,
+        "rules": {
+            "action": "ALLOW",
+            "policies": {
+                f"{header}-equals-{value}": {
+                    "permissions": [{"any": True}],
+                    "principals": [{"header": {"name": header, "string_match": {"exact": value}}}],
+                }
+            },
+        },
+    }
+
+
 def write_atomically(path: Path, data: object) -> None:
     """Write JSON so that Envoy's file watcher sees one complete update (a rename)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -128,31 +163,22 @@ def write_atomically(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def render_bootstrap(
-    *,
-    listen_port: int,
-    admin_port: int,
-    upstream_port: int,
-    wasm_path: Path,
-    plugin_config: str = "",
-    delivery: Delivery = "static",
-    ecds_path: Path | None = None,
-) -> dict[str, object]:
-    """Envoy bootstrap: a loopback listener, the Wasm filter, the router to httpbin.
-
-    With delivery="ecds" the filter is fetched from ecds_path (see render_ecds)
-    and plugin_config is not used here.
-    """
-    wasm_filter: dict[str, object]
+def _http_filter(
+    kind: FilterKind, wasm_path: Path | None, plugin_config: str, delivery: Delivery, ecds_path: Path | None
+) -> list[dict[str, object]]:
+    """The filters before the router for one FilterKind."""
+    if kind == "none":
+        return []
+    if kind == "rbac":
+        return [{"name": "envoy.filters.http.rbac", "typed_config": rbac_filter_config()}]
     if delivery == "static":
-        wasm_filter = {
-            "name": "envoy.filters.http.wasm",
-            "typed_config": wasm_filter_config(wasm_path, plugin_config),
-        }
-    else:
-        if ecds_path is None:
-            raise ValueError("delivery='ecds' needs ecds_path")
-        wasm_filter = {
+        if wasm_path is None:
+            raise ValueError("http_filter='wasm' needs wasm_path")
+        return [{"name": "envoy.filters.http.wasm", "typed_config": wasm_filter_config(wasm_path, plugin_config)}]
+    if ecds_path is None:
+        raise ValueError("delivery='ecds' needs ecds_path")
+    return [
+        {
             "name": PLUGIN_NAME,
             "config_discovery": {
                 "config_source": {
@@ -162,22 +188,78 @@ def render_bootstrap(
                 "type_urls": [WASM_FILTER_TYPE],
             },
         }
-    router = {
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+    ]
+
+
+_ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+_HCM_NAME = "envoy.filters.network.http_connection_manager"
+_HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+def direct_response_listener(port: int) -> dict[str, object]:
+    """A listener that answers every request itself (200, DIRECT_RESPONSE_BODY): a fast, constant upstream."""
+    hcm = {
+        "@type": _HCM_TYPE,
+        "stat_prefix": "upstream_direct",
+        "route_config": {
+            "name": "direct",
+            "virtual_hosts": [
+                {
+                    "name": "direct",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {"prefix": "/"},
+                            "direct_response": {
+                                "status": DIRECT_RESPONSE_STATUS,
+                                "body": {"inline_string": DIRECT_RESPONSE_BODY},
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+        "http_filters": [_ROUTER],
     }
-    http_connection_manager = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network"
-        ".http_connection_manager.v3.HttpConnectionManager",
+    return {
+        "name": "upstream_direct",
+        "address": _loopback(port),
+        "filter_chains": [{"filters": [{"name": _HCM_NAME, "typed_config": hcm}]}],
+    }
+
+
+def render_bootstrap(
+    *,
+    listen_port: int,
+    admin_port: int,
+    upstream_port: int,
+    wasm_path: Path | None = None,
+    plugin_config: str = "",
+    delivery: Delivery = "static",
+    ecds_path: Path | None = None,
+    http_filter: FilterKind = "wasm",
+    direct_response_upstream: bool = False,
+    access_log: bool = True,
+) -> dict[str, object]:
+    """Envoy bootstrap: a loopback listener, the Wasm filter, the router to httpbin.
+
+    With delivery="ecds" the filter is fetched from ecds_path (see render_ecds)
+    and plugin_config is not used here.
+
+    http_filter="rbac" puts Envoy's RBAC filter (rbac_filter_config) where the
+    plugin would be, and "none" leaves only the router. With
+    direct_response_upstream, this Envoy also listens on upstream_port and
+    answers there itself (direct_response_listener): the "httpbin" cluster
+    then points at that listener. access_log=False drops the stderr access
+    log (a benchmark does not want a log line per request).
+    """
+    filters = _http_filter(http_filter, wasm_path, plugin_config, delivery, ecds_path)
+    http_connection_manager: dict[str, object] = {
+        "@type": _HCM_TYPE,
         "stat_prefix": "ingress_http",
-        "access_log": [
-            {
-                "name": "envoy.access_loggers.stderr",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog"
-                },
-            }
-        ],
         "route_config": {
             "name": "local",
             "virtual_hosts": [
@@ -188,8 +270,17 @@ def render_bootstrap(
                 }
             ],
         },
-        "http_filters": [wasm_filter, router],
+        "http_filters": [*filters, _ROUTER],
     }
+    if access_log:
+        http_connection_manager["access_log"] = [
+            {
+                "name": "envoy.access_loggers.stderr",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog"
+                },
+            }
+        ]
     hcm_filter = {
         "name": "envoy.filters.network.http_connection_manager",
         "typed_config": http_connection_manager,
@@ -205,7 +296,8 @@ def render_bootstrap(
                     "name": "ingress",
                     "address": _loopback(listen_port),
                     "filter_chains": [{"filters": [hcm_filter]}],
-                }
+                },
+                *([direct_response_listener(upstream_port)] if direct_response_upstream else []),
             ],
             "clusters": [
                 {
@@ -367,6 +459,27 @@ class Envoy:
     process: Process
     config_path: Path
     ecds_path: Path | None
+    # The direct_response listener's port, when this Envoy is its own upstream.
+    direct_upstream_port: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.proc.pid)
+
+    def alive(self) -> bool:
+        return self.process.proc.poll() is None
+
+    def memory(self) -> dict[str, int]:
+        """Admin /memory: tcmalloc's allocated, heap_size, ... in bytes."""
+        raw = json.loads(self.admin("/memory"))
+        return {k: int(v) for k, v in raw.items()}
+
+    def rss_bytes(self) -> int:
+        """The process's resident set size, from /proc (Linux)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise HarnessError(f"no VmRSS in /proc/{self.pid}/status")
 
     def get(self, path: str, headers: list[tuple[str, str]] | None = None) -> Response:
         return http_get(self.listen_port, path, headers)
@@ -397,25 +510,42 @@ class Envoy:
 @contextlib.contextmanager
 def run_envoy(
     log_dir: Path,
-    upstream_port: int,
+    upstream_port: int | None,
     plugin_config: str = "",
     *,
     delivery: Delivery = "static",
     wait_ready: bool = True,
     wasm_path: Path | None = None,
     concurrency: int = 1,
+    http_filter: FilterKind = "wasm",
+    envoy_path: Path | None = None,
+    quiet: bool = False,
+    name: str = "envoy",
 ) -> Iterator[Envoy]:
     """A real Envoy with the plugin on free loopback ports.
 
     With wait_ready (the default) it is serving when this yields; whether the
-    plugin started is for the caller to check. The log (log_dir/envoy.log)
+    plugin started is for the caller to check. The log (log_dir/<name>.log)
     has the wasm component at debug level, so the plugin's debug lines are
     there, and the access log.
+
+    upstream_port=None makes Envoy its own upstream: a direct_response
+    listener on a free port (Envoy.direct_upstream_port) answers every
+    request routed to it. http_filter picks the plugin, RBAC or no filter
+    (see render_bootstrap). envoy_path runs another Envoy binary than
+    envoy_bin(). quiet (for load) drops the access log and logs at warning
+    level, the plugin's debug lines included; the files are then
+    log_dir/<name>.json and log_dir/<name>.log.
     """
-    wasm = wasm_path or plugin_wasm()
-    listen_port, admin_port = free_ports(2)
+    wasm = (wasm_path or plugin_wasm()) if http_filter == "wasm" else None
+    direct = upstream_port is None
+    listen_port, admin_port, direct_port = free_ports(3)
+    if upstream_port is None:
+        upstream_port = direct_port
     ecds_path = log_dir / "ecds.json" if delivery == "ecds" else None
     if ecds_path is not None:
+        if wasm is None:
+            raise ValueError("delivery='ecds' is for http_filter='wasm'")
         write_atomically(ecds_path, render_ecds(wasm, plugin_config))
     config = render_bootstrap(
         listen_port=listen_port,
@@ -425,11 +555,15 @@ def run_envoy(
         plugin_config=plugin_config,
         delivery=delivery,
         ecds_path=ecds_path,
+        http_filter=http_filter,
+        direct_response_upstream=direct,
+        access_log=not quiet,
     )
-    config_path = log_dir / "envoy.json"
+    config_path = log_dir / f"{name}.json"
     config_path.write_text(json.dumps(config, indent=2))
+    log_args = ["--log-level", "warning"] if quiet else ["--log-level", "info", "--component-log-level", "wasm:debug"]
     argv = [
-        str(envoy_bin()),
+        str(envoy_path or envoy_bin()),
         "--config-path",
         str(config_path),
         # No hot-restart shared memory, so several Envoys can run at once
@@ -437,14 +571,11 @@ def run_envoy(
         "--disable-hot-restart",
         "--concurrency",
         str(concurrency),
-        "--log-level",
-        "info",
-        "--component-log-level",
-        "wasm:debug",
+        *log_args,
     ]
-    proc = Process("envoy", argv, log_dir / "envoy.log")
+    proc = Process(name, argv, log_dir / f"{name}.log")
     try:
-        envoy = Envoy(listen_port, admin_port, proc, config_path, ecds_path)
+        envoy = Envoy(listen_port, admin_port, proc, config_path, ecds_path, upstream_port if direct else None)
         if wait_ready:
             envoy.wait_ready()
         yield envoy

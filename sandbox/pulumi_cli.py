@@ -23,9 +23,39 @@ class Result:
     returncode: int
     stdout: str
     stderr: str
+    streamed: bool = False
+    """True for `up`/`destroy --json`, which stream engine events; `preview --json` prints one document."""
 
     def json(self) -> Any:
+        """The single JSON document that `preview --json` and `stack output --json` print."""
         return json.loads(self.stdout)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The engine events that `up/destroy --json` stream, one JSON object per line."""
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def change_summary(self) -> dict[str, int]:
+        """Resource changes by operation ({"create": 2, "same": 8}), for preview or update output."""
+        if not self.streamed:
+            return dict(self.json().get("changeSummary") or {})
+        for event in reversed(self.events()):
+            if "summaryEvent" in event:
+                return dict(event["summaryEvent"].get("resourceChanges") or {})
+        raise PulumiError(f"no summary in pulumi's output:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}")
+
+    def diagnostics(self) -> str:
+        """Every diagnostic message and policy violation, as text (for error assertions)."""
+        text = [self.stderr]
+        if not self.streamed:
+            doc = self.json()
+            text += [d.get("message", "") for d in doc.get("diagnostics") or []]
+            text += [json.dumps(v) for v in doc.get("policyViolations", []) or []]
+        else:
+            for event in self.events():
+                for key in ("diagnosticEvent", "policyEvent"):
+                    if key in event:
+                        text.append(json.dumps(event[key]))
+        return "\n".join(text)
 
 
 class LocalStack:
@@ -58,12 +88,12 @@ class LocalStack:
         }
         self.env.pop("PULUMI_ACCESS_TOKEN", None)
 
-    def run(self, *args: str, check: bool = True, timeout: float = 900) -> Result:
+    def run(self, *args: str, check: bool = True, timeout: float = 900, streamed: bool = False) -> Result:
         proc = subprocess.run(
             [self.pulumi, *args, "--non-interactive"],
             cwd=self.project_dir, env=self.env, capture_output=True, text=True, timeout=timeout,
         )
-        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        result = Result(proc.returncode, proc.stdout, proc.stderr, streamed)
         if check and proc.returncode != 0:
             raise PulumiError(f"pulumi {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return result
@@ -107,11 +137,17 @@ class LocalStack:
     def preview(self, *extra: str, check: bool = True) -> Result:
         return self.run("preview", "--json", "--diff", *self._stack_args(), *extra, check=check)
 
+    def preview_text(self, *extra: str, check: bool = True) -> Result:
+        """Human-readable preview: policy violations appear only here, not in --json output."""
+        return self.run("preview", "--diff", *self._stack_args(), *extra, check=check)
+
     def up(self, *extra: str, check: bool = True) -> Result:
-        return self.run("up", "--yes", "--skip-preview", "--json", *self._stack_args(), *extra, check=check)
+        return self.run("up", "--yes", "--skip-preview", "--json", *self._stack_args(), *extra, check=check,
+                        streamed=True)
 
     def destroy(self, check: bool = True) -> Result:
-        return self.run("destroy", "--yes", "--skip-preview", "--json", *self._stack_args(), check=check)
+        return self.run("destroy", "--yes", "--skip-preview", "--json", *self._stack_args(), check=check,
+                        streamed=True)
 
     def outputs(self) -> dict[str, Any]:
         return self.run("stack", "output", "--json", "--show-secrets", "--stack", self.stack).json()

@@ -20,7 +20,7 @@ kube=$("$repo/scripts/build-kube.sh")
 
 # Debian packages used by the sandbox scripts (each script also installs its own when missing).
 missing=()
-for pkg_cmd in docker-registry:docker-registry apache2-utils:htpasswd openssl:openssl; do
+for pkg_cmd in docker-registry:docker-registry apache2-utils:htpasswd openssl:openssl shellcheck:shellcheck; do
   command -v "${pkg_cmd#*:}" >/dev/null || missing+=("${pkg_cmd%%:*}")
 done
 if ((${#missing[@]})); then

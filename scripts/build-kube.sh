@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and etcd for the local Kubernetes sandbox.
+# Build kube-apiserver, kube-controller-manager and etcd for the local
+# Kubernetes sandbox.
 #
-# Both come from the wrapper module tools/kube (k8s.io/kubernetes, and the etcd
-# server release that this kubernetes version requires). The binaries go to a
-# cache outside the repo, keyed by the kubernetes version:
-#   ${ASMWASM_CACHE:-$HOME/.cache/asm-wasm}/kube-<version>/bin/{kube-apiserver,etcd}
-# A cached pair whose --version output matches tools/kube/go.mod is reused.
+# All three come from the wrapper module tools/kube (k8s.io/kubernetes, and the
+# etcd server release that this kubernetes version requires). The binaries go
+# to a cache outside the repo, keyed by the kubernetes version:
+#   ${ASMWASM_CACHE:-$HOME/.cache/asm-wasm}/kube-<version>/bin/{kube-apiserver,kube-controller-manager,etcd}
+# A cached binary whose --version output matches tools/kube/go.mod is reused;
+# only the missing or stale ones are built.
 #
 # Binaries already on PATH are preferred when recent enough (kube-apiserver
-# >= v1.30, etcd >= 3.5); set ASMWASM_KUBE_FROM_PATH=0 to always use the
-# pinned build.
+# >= v1.30 with a kube-controller-manager of the same version, etcd >= 3.5);
+# set ASMWASM_KUBE_FROM_PATH=0 to always use the pinned build.
 #
 # Output (stdout, one per line, for the caller to read):
 #   KUBE_APISERVER=/abs/path/kube-apiserver
+#   KUBE_CONTROLLER_MANAGER=/abs/path/kube-controller-manager
 #   ETCD=/abs/path/etcd
 # Progress and errors go to stderr.
 set -euo pipefail
@@ -32,35 +35,42 @@ die() { log "error: $*"; exit 1; }
 version_ge() {
 	[[ $(printf '%s\n%s\n' "${1#v}" "${2#v}" | sort -V | head -n1) == "${2#v}" ]]
 }
-# apiserver_version BIN: "v1.36.3" from "Kubernetes v1.36.3".
-apiserver_version() { "$1" --version 2>/dev/null | awk '/^Kubernetes /{print $2; exit}'; }
+# kube_version_of BIN: "v1.36.3" from "Kubernetes v1.36.3" (kube-apiserver and
+# kube-controller-manager print the same line).
+kube_version_of() { "$1" --version 2>/dev/null | awk '/^Kubernetes /{print $2; exit}'; }
 # etcd_version BIN: "3.6.8" from "etcd Version: 3.6.8".
 etcd_version() { "$1" --version 2>/dev/null | awk -F': ' '/^etcd Version/{print $2; exit}'; }
 
+# emit APISERVER CONTROLLER_MANAGER ETCD
 emit() {
-	printf 'KUBE_APISERVER=%s\nETCD=%s\n' "$1" "$2"
+	printf 'KUBE_APISERVER=%s\nKUBE_CONTROLLER_MANAGER=%s\nETCD=%s\n' "$1" "$2" "$3"
 }
 
 # 1. Binaries on PATH, when new enough.
 if [[ ${ASMWASM_KUBE_FROM_PATH:-1} != 0 ]]; then
 	path_api=$(command -v kube-apiserver || true)
+	path_kcm=$(command -v kube-controller-manager || true)
 	path_etcd=$(command -v etcd || true)
 	if [[ -n $path_api && -n $path_etcd ]]; then
-		api_v=$(apiserver_version "$path_api")
+		api_v=$(kube_version_of "$path_api")
+		kcm_v=$([[ -z $path_kcm ]] || kube_version_of "$path_kcm")
 		etcd_v=$(etcd_version "$path_etcd")
 		if [[ $api_v =~ ^v1\.([0-9]+)\. ]] && ((BASH_REMATCH[1] >= KUBE_MIN_MINOR)) &&
+			[[ $kcm_v == "$api_v" ]] &&
 			[[ -n $etcd_v ]] && version_ge "$etcd_v" "$ETCD_MIN"; then
-			log "using PATH binaries: $path_api ($api_v), $path_etcd ($etcd_v)"
-			emit "$path_api" "$path_etcd"
+			log "using PATH binaries: $path_api ($api_v), $path_kcm ($kcm_v), $path_etcd ($etcd_v)"
+			emit "$path_api" "$path_kcm" "$path_etcd"
 			exit 0
 		fi
-		log "ignoring PATH binaries ($path_api ${api_v:-unknown version}, $path_etcd ${etcd_v:-unknown version}):" \
-			"need kube-apiserver >= v1.$KUBE_MIN_MINOR and etcd >= $ETCD_MIN"
+		kcm_found="no kube-controller-manager"
+		[[ -z $path_kcm ]] || kcm_found="$path_kcm ${kcm_v:-unknown version}"
+		log "ignoring PATH binaries ($path_api ${api_v:-unknown version}, $kcm_found, $path_etcd ${etcd_v:-unknown version}):" \
+			"need kube-apiserver >= v1.$KUBE_MIN_MINOR, a kube-controller-manager of the same version and etcd >= $ETCD_MIN"
 	fi
 fi
 
 # 2. The pinned build, from the cache or built now.
-command -v go >/dev/null || die "go is required to build kube-apiserver and etcd (not on PATH)"
+command -v go >/dev/null || die "go is required to build the kube binaries and etcd (not on PATH)"
 command -v python3 >/dev/null || die "python3 is required"
 [[ -f $module_dir/go.mod ]] || die "missing $module_dir/go.mod"
 
@@ -86,17 +96,17 @@ kube_minor=${BASH_REMATCH[1]}
 
 bin_dir=$cache_root/kube-$kube_version/bin
 api_bin=$bin_dir/kube-apiserver
+kcm_bin=$bin_dir/kube-controller-manager
 etcd_bin=$bin_dir/etcd
 
-cached_ok() {
-	[[ -x $api_bin && -x $etcd_bin ]] &&
-		[[ $(apiserver_version "$api_bin") == "$kube_version" ]] &&
-		[[ v$(etcd_version "$etcd_bin") == "$etcd_version_pin" ]]
-}
+# kube_ok BIN / etcd_ok: the cached binary exists and reports the pinned version.
+kube_ok() { [[ -x $1 && $(kube_version_of "$1") == "$kube_version" ]]; }
+etcd_ok() { [[ -x $etcd_bin && v$(etcd_version "$etcd_bin") == "$etcd_version_pin" ]]; }
+cached_ok() { kube_ok "$api_bin" && kube_ok "$kcm_bin" && etcd_ok; }
 
 if cached_ok; then
-	log "reusing $bin_dir (kube-apiserver $kube_version, etcd $etcd_version_pin)"
-	emit "$api_bin" "$etcd_bin"
+	log "reusing $bin_dir (kube-apiserver and kube-controller-manager $kube_version, etcd $etcd_version_pin)"
+	emit "$api_bin" "$kcm_bin" "$etcd_bin"
 	exit 0
 fi
 
@@ -106,7 +116,7 @@ exec 9>"$bin_dir/.lock"
 command -v flock >/dev/null && flock 9
 if cached_ok; then
 	log "reusing $bin_dir (built by a concurrent run)"
-	emit "$api_bin" "$etcd_bin"
+	emit "$api_bin" "$kcm_bin" "$etcd_bin"
 	exit 0
 fi
 
@@ -126,22 +136,39 @@ etcd_ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_sha:-unknown
 tmp=$(mktemp -d "$bin_dir/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export CGO_ENABLED=0
+# build LDFLAGS PACKAGE...: go build the main packages into $tmp, each binary
+# named after its package directory. One go build for several packages
+# compiles their shared dependencies once and links them in parallel.
 build() {
-	local out=$1 ldflags=$2 pkg=$3 t0
+	local ldflags=$1 t0 names
+	shift
 	t0=$(date +%s)
-	log "building $(basename "$out") from $pkg (this takes minutes on a cold cache)"
-	go build -trimpath -ldflags "$ldflags" -o "$out" "$pkg" ||
-		die "go build $pkg failed (module $module_dir)"
-	log "built $(basename "$out") in $(($(date +%s) - t0))s"
+	names=$(printf '%s\n' "${@##*/}" | paste -sd ' ')
+	log "building $names (this takes minutes on a cold cache)"
+	go build -trimpath -ldflags "$ldflags" -o "$tmp/" "$@" ||
+		die "go build $* failed (module $module_dir)"
+	log "built $names in $(($(date +%s) - t0))s"
 }
-build "$tmp/kube-apiserver" "$kube_ldflags" k8s.io/kubernetes/cmd/kube-apiserver
-build "$tmp/etcd" "$etcd_ldflags" ./cmd/etcd
+# Only what is missing or stale; the rest of the cache entry stays as it is.
+kube_pkgs=()
+kube_ok "$api_bin" || kube_pkgs+=(k8s.io/kubernetes/cmd/kube-apiserver)
+kube_ok "$kcm_bin" || kube_pkgs+=(k8s.io/kubernetes/cmd/kube-controller-manager)
+((${#kube_pkgs[@]} == 0)) || build "$kube_ldflags" "${kube_pkgs[@]}"
+etcd_ok || build "$etcd_ldflags" ./cmd/etcd
 
-[[ $(apiserver_version "$tmp/kube-apiserver") == "$kube_version" ]] ||
-	die "built kube-apiserver reports '$(apiserver_version "$tmp/kube-apiserver")', expected $kube_version"
-[[ v$(etcd_version "$tmp/etcd") == "$etcd_version_pin" ]] ||
-	die "built etcd reports '$(etcd_version "$tmp/etcd")', expected $etcd_version_pin"
-mv -f "$tmp/kube-apiserver" "$api_bin"
-mv -f "$tmp/etcd" "$etcd_bin"
-log "installed kube-apiserver $kube_version and etcd $etcd_version_pin in $bin_dir"
-emit "$api_bin" "$etcd_bin"
+installed=()
+for pkg in "${kube_pkgs[@]}"; do
+	name=${pkg##*/}
+	[[ $(kube_version_of "$tmp/$name") == "$kube_version" ]] ||
+		die "built $name reports '$(kube_version_of "$tmp/$name")', expected $kube_version"
+	mv -f "$tmp/$name" "$bin_dir/$name"
+	installed+=("$name $kube_version")
+done
+if [[ -e $tmp/etcd ]]; then
+	[[ v$(etcd_version "$tmp/etcd") == "$etcd_version_pin" ]] ||
+		die "built etcd reports '$(etcd_version "$tmp/etcd")', expected $etcd_version_pin"
+	mv -f "$tmp/etcd" "$etcd_bin"
+	installed+=("etcd $etcd_version_pin")
+fi
+log "installed $(printf '%s, ' "${installed[@]}" | sed 's/, $//') in $bin_dir"
+emit "$api_bin" "$kcm_bin" "$etcd_bin"

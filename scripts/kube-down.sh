@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop the sandbox API server and etcd started by scripts/kube-up.sh.
+# Stop the sandbox controller manager, API server and etcd started by
+# scripts/kube-up.sh.
 #
 #   kube-down.sh           stop the processes; keep certificates and etcd data
 #   kube-down.sh --purge   also delete ${SANDBOX_DIR:-<repo>/.sandbox}/kube/
@@ -47,7 +48,8 @@ stop() {
 }
 
 if [[ -d $state ]]; then
-	# The API server first, so it does not log etcd connection errors on the way down.
+	# Clients before servers, so that none logs connection errors on the way down.
+	stop controller-manager
 	stop apiserver
 	stop etcd
 	rm -f "$state/env"

@@ -1,29 +1,42 @@
 #!/usr/bin/env bash
 # Start a real Kubernetes API server (kube-apiserver + etcd) on loopback, with
-# Istio's WasmPlugin CRD installed, for the sandbox and the e2e tests.
+# Istio's WasmPlugin CRD installed, and a kube-controller-manager running only
+# the garbage collector and the namespace controller, for the sandbox and the
+# e2e tests.
 #
-# No nodes, no controller-manager, no scheduler: objects are stored and
-# validated (OpenAPI schema, CEL rules) exactly as a real API server does, but
-# nothing reconciles them. Binaries: scripts/build-kube.sh. The CRD comes from
-# the istio.io/api module pinned in tools/istio-crd/go.mod, read from the Go
-# module cache at run time.
+# No nodes, no scheduler: objects are stored and validated (OpenAPI schema,
+# CEL rules) exactly as a real API server does, and nothing reconciles
+# workloads. The controller manager finishes deletions as a real cluster does:
+# the garbage collector deletes dependents and removes the foregroundDeletion
+# and orphan finalizers (the Pulumi Kubernetes provider deletes with
+# propagationPolicy=Foreground), the namespace controller empties and removes
+# deleted namespaces. Binaries: scripts/build-kube.sh. The CRD comes from the
+# istio.io/api module pinned in tools/istio-crd/go.mod, read from the Go module
+# cache at run time.
 #
 # Everything lives under ${SANDBOX_DIR:-<repo>/.sandbox}/kube/:
-#   pki/                          CA, serving cert (127.0.0.1, localhost), client cert
-#                                 (O=system:masters), service-account signing key
+#   pki/                          CA, serving certs (127.0.0.1, localhost) of the API server
+#                                 and the controller manager, client cert (O=system:masters),
+#                                 service-account signing key
 #   etcd/                         etcd data (kept across restarts)
-#   etcd.log apiserver.log        process logs
-#   etcd.pid apiserver.pid        the processes (scripts/kube-down.sh stops them)
-#   kubeconfig                    self-contained (certificates embedded)
+#   etcd.log apiserver.log controller-manager.log
+#                                 process logs
+#   etcd.pid apiserver.pid controller-manager.pid
+#                                 the processes (scripts/kube-down.sh stops them)
+#   kubeconfig                    self-contained (certificates embedded); the controller
+#                                 manager uses it too
 #   env                           KUBECONFIG, KUBE_API, KUBE_CA, KUBE_CLIENT_CERT, KUBE_CLIENT_KEY
 #   wasmplugin-crd.json           the CRD as applied
-#   ports                         API, etcd client and etcd peer ports (reused when free)
+#   ports                         API, etcd client, etcd peer and controller-manager
+#                                 (/healthz) ports (reused when free)
 #
-# Environment: SANDBOX_DIR, KUBE_APISERVER and ETCD (binaries to use instead of
-# scripts/build-kube.sh), ASMWASM_CACHE (see build-kube.sh), KUBE_API_PORT
-# (default: a free loopback port), KUBE_READY_TIMEOUT (seconds, default 180).
+# Environment: SANDBOX_DIR; KUBE_APISERVER, KUBE_CONTROLLER_MANAGER and ETCD
+# (binaries to use; scripts/build-kube.sh supplies those not set); ASMWASM_CACHE
+# (see build-kube.sh); KUBE_API_PORT (default: a free loopback port);
+# KUBE_READY_TIMEOUT (seconds, default 180).
 # Idempotent: a running API server of this sandbox is reused (the namespace and
-# CRD are applied again, which is cheap).
+# CRD are applied again, which is cheap), and its controller manager is started
+# when it is not running.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,51 +87,26 @@ install_crd() {
 	kube_api apply-crd "$crd_json" --timeout 60 || die "could not install $crd_name"
 }
 
-mkdir -p "$state"
-chmod 700 "$state"
-
-# Reuse a running API server of this sandbox.
-if api_pid=$(running_pid apiserver) && etcd_pid=$(running_pid etcd) && [[ -f $envfile ]]; then
-	set -a
-	# shellcheck disable=SC1090
-	source "$envfile"
-	set +a
-	if kube_api wait-ready --timeout 5 2>/dev/null; then
-		extract_crd &
-		crd_pid=$!
-		install_crd
-		log "already running: $KUBE_API (apiserver pid $api_pid, etcd pid $etcd_pid); env: $envfile"
-		exit 0
+# Binaries: KUBE_APISERVER, KUBE_CONTROLLER_MANAGER and ETCD where set
+# (build-kube.sh's output, as exported by .sandbox/tools.env); scripts/build-kube.sh
+# (cached after the first build) supplies the others.
+resolve_bins() {
+	local bins='' var
+	apiserver_bin=${KUBE_APISERVER:-} kcm_bin=${KUBE_CONTROLLER_MANAGER:-} etcd_bin=${ETCD:-}
+	if [[ -z $apiserver_bin || -z $kcm_bin || -z $etcd_bin ]]; then
+		bins=$("$repo/scripts/build-kube.sh") || die "scripts/build-kube.sh failed"
+		: "${apiserver_bin:=$(sed -n 's/^KUBE_APISERVER=//p' <<<"$bins")}"
+		: "${kcm_bin:=$(sed -n 's/^KUBE_CONTROLLER_MANAGER=//p' <<<"$bins")}"
+		: "${etcd_bin:=$(sed -n 's/^ETCD=//p' <<<"$bins")}"
 	fi
-	die "apiserver pid $api_pid is running but $KUBE_API/readyz is not ok; run scripts/kube-down.sh"
-fi
-# Leftovers of a half-started sandbox.
-if running_pid apiserver >/dev/null || running_pid etcd >/dev/null; then
-	log "stopping a partly running sandbox first"
-	"$repo/scripts/kube-down.sh"
-fi
-rm -f "$envfile"
+	for var in apiserver_bin kcm_bin etcd_bin; do
+		[[ -x ${!var} ]] && continue
+		[[ -n $bins ]] && die "build-kube.sh gave no usable binaries: $bins"
+		die "KUBE_APISERVER=$apiserver_bin, KUBE_CONTROLLER_MANAGER=$kcm_bin or ETCD=$etcd_bin" \
+			"is not an executable file; unset them to build them"
+	done
+}
 
-# Binaries: KUBE_APISERVER and ETCD when both are set (build-kube.sh's output,
-# as exported by .sandbox/tools.env), else build-kube.sh (cached after the first build).
-if [[ -n ${KUBE_APISERVER:-} && -n ${ETCD:-} ]]; then
-	apiserver_bin=$KUBE_APISERVER etcd_bin=$ETCD
-	[[ -x $apiserver_bin && -x $etcd_bin ]] ||
-		die "KUBE_APISERVER=$apiserver_bin or ETCD=$etcd_bin is not an executable file; unset both to build them"
-else
-	bins=$("$repo/scripts/build-kube.sh") || die "scripts/build-kube.sh failed"
-	apiserver_bin=$(sed -n 's/^KUBE_APISERVER=//p' <<<"$bins")
-	etcd_bin=$(sed -n 's/^ETCD=//p' <<<"$bins")
-	[[ -x $apiserver_bin && -x $etcd_bin ]] || die "build-kube.sh gave no usable binaries: $bins"
-fi
-t_bins=$(date +%s.%N)
-
-extract_crd &
-crd_pid=$!
-
-# PKI, kept across restarts.
-mkdir -p "$pki"
-chmod 700 "$pki"
 # sign NAME SUBJECT EXTENSIONS...: an EC key and a certificate signed by the sandbox CA.
 sign() {
 	local name=$1 subject=$2
@@ -130,23 +118,12 @@ sign() {
 	rm -f "$pki/$name.csr"
 	chmod 600 "$pki/$name.key"
 }
-if [[ ! -s $pki/ca.crt || ! -s $pki/apiserver.crt || ! -s $pki/admin.crt || ! -s $pki/sa.key ]]; then
-	log "creating CA, certificates and service-account key in $pki"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
-		-keyout "$pki/ca.key" -out "$pki/ca.crt" -subj "/CN=asm-wasm sandbox kube CA" \
-		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-		2>/dev/null
-	chmod 600 "$pki/ca.key"
-	sign apiserver "/CN=kube-apiserver" \
-		"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc" \
+# The controller manager's /healthz certificate (sandboxes from before it had none).
+sign_controller_manager() {
+	sign controller-manager "/CN=kube-controller-manager" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost" \
 		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth"
-	# O=system:masters: a superuser under any authorizer, no RBAC objects needed.
-	sign admin "/O=system:masters/CN=sandbox-admin" \
-		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
-	openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-	chmod 600 "$pki/sa.key"
-fi
+}
 
 port_free() { [[ -z $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 declare -A taken=()
@@ -168,8 +145,157 @@ choose_port() {
 }
 # Same ports as last time when they are free: the kubeconfig URL stays the
 # same, and etcd's stored member (peer) URL still matches.
-last_api='' last_etcd='' last_peer=''
-[[ -s $state/ports ]] && read -r last_api last_etcd last_peer _ <"$state/ports"
+last_api='' last_etcd='' last_peer='' last_kcm='' kcm_port=''
+[[ -s $state/ports ]] && read -r last_api last_etcd last_peer last_kcm _ <"$state/ports"
+
+# kcm_healthy PORT: the controller manager's /healthz on PORT answers ok.
+kcm_healthy() {
+	[[ $(curl -s --max-time 2 --cacert "$pki/ca.crt" "https://127.0.0.1:$1/healthz" 2>/dev/null) == ok ]]
+}
+
+# start_controller_manager: start kube-controller-manager against the API
+# server of $state/kubeconfig and wait until its /healthz is ok. Sets kcm_pid,
+# kcm_port and t_kcm (seconds to healthy); the caller records the port.
+start_controller_manager() {
+	local t_start deadline
+	[[ -s $state/kubeconfig ]] || die "missing $state/kubeconfig"
+	[[ -s $pki/controller-manager.crt && -s $pki/controller-manager.key ]] || sign_controller_manager
+	choose_port kcm_port "${last_kcm:-}"
+	t_start=$(date +%s.%N)
+	printf '==== scripts/kube-up.sh start %s ====\n' "$(date -u +%FT%TZ)" >>"$state/controller-manager.log"
+	# Loopback only; no leader election (one instance). Every controller uses
+	# the kubeconfig's system:masters identity (no service accounts, no token
+	# controller). It serves /healthz (open to anyone) and /metrics with a
+	# certificate of the sandbox CA; clients of the latter authenticate with
+	# a certificate of the same CA (no lookup of the API server's
+	# extension-apiserver-authentication ConfigMap, which has no request-header
+	# CA here) or a token, reviewed by the API server, which also authorizes.
+	setsid "$kcm_bin" \
+		--kubeconfig="$state/kubeconfig" \
+		--bind-address=127.0.0.1 --secure-port="$kcm_port" \
+		--tls-cert-file="$pki/controller-manager.crt" --tls-private-key-file="$pki/controller-manager.key" \
+		--client-ca-file="$pki/ca.crt" --authentication-skip-lookup \
+		--authentication-kubeconfig="$state/kubeconfig" --authorization-kubeconfig="$state/kubeconfig" \
+		--controllers=garbage-collector-controller,namespace-controller \
+		--leader-elect=false \
+		--use-service-account-credentials=false \
+		--profiling=false \
+		>>"$state/controller-manager.log" 2>&1 </dev/null 8>&- &
+	kcm_pid=$!
+	started[controller-manager]=$kcm_pid
+	echo "$kcm_pid" >"$state/controller-manager.pid"
+	deadline=$(($(date +%s) + timeout))
+	until kcm_healthy "$kcm_port"; do
+		kill -0 "$kcm_pid" 2>/dev/null ||
+			die "kube-controller-manager exited; last lines of $state/controller-manager.log: $(tail -n 5 "$state/controller-manager.log")"
+		(($(date +%s) < deadline)) ||
+			die "kube-controller-manager not healthy on 127.0.0.1:$kcm_port within ${timeout}s; see $state/controller-manager.log"
+		sleep 0.1
+	done
+	t_kcm=$(elapsed "$t_start")
+	log "kube-controller-manager healthy on 127.0.0.1:$kcm_port in ${t_kcm}s (pid $kcm_pid)"
+}
+
+# On a failure, stop what this run started (and only that): started maps a
+# process name (its pid file: $state/NAME.pid) to its pid.
+declare -A started=()
+up=false
+cleanup() {
+	local name pid _
+	$up && return 0
+	for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# Wait, so that a retry finds the ports and etcd's data dir released.
+	for name in "${!started[@]}"; do
+		pid=${started[$name]}
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		rm -f "$state/$name.pid"
+	done
+}
+trap cleanup EXIT
+
+mkdir -p "$state"
+chmod 700 "$state"
+# One kube-up.sh at a time per sandbox (a second one then finds everything
+# running). The servers are started with fd 8 closed, so they do not hold it.
+exec 8>"$state/.kube-up.lock"
+command -v flock >/dev/null && flock 8
+
+# Reuse a running API server of this sandbox; start its controller manager
+# when that is what is missing.
+if api_pid=$(running_pid apiserver) && etcd_pid=$(running_pid etcd) && [[ -f $envfile ]]; then
+	set -a
+	# shellcheck disable=SC1090
+	source "$envfile"
+	set +a
+	kube_api wait-ready --timeout 5 2>/dev/null ||
+		die "apiserver pid $api_pid is running but $KUBE_API/readyz is not ok; run scripts/kube-down.sh"
+	extract_crd &
+	crd_pid=$!
+	install_crd
+	if kcm_pid=$(running_pid controller-manager); then
+		# Allow a few seconds: a concurrent kube-up.sh may have just started it
+		# (and records its port only once it is healthy).
+		kcm_ok=false
+		for _ in $(seq 1 20); do
+			[[ -s $state/ports ]] && read -r _ _ _ last_kcm _ <"$state/ports"
+			if [[ $last_kcm =~ ^[0-9]+$ ]] && kcm_healthy "$last_kcm"; then
+				kcm_ok=true
+				break
+			fi
+			sleep 0.5
+		done
+		$kcm_ok || die "kube-controller-manager pid $kcm_pid is running but its /healthz (port ${last_kcm:-unknown})" \
+			"is not ok; see $state/controller-manager.log, or run scripts/kube-down.sh"
+		kcm_note="controller-manager pid $kcm_pid"
+	else
+		log "kube-controller-manager is not running; starting it"
+		resolve_bins
+		start_controller_manager
+		echo "$last_api $last_etcd $last_peer $kcm_port" >"$state/ports"
+		kcm_note="controller-manager pid $kcm_pid, started in ${t_kcm}s"
+	fi
+	up=true
+	log "already running: $KUBE_API (apiserver pid $api_pid, etcd pid $etcd_pid, $kcm_note); env: $envfile"
+	exit 0
+fi
+# Leftovers of a half-started sandbox.
+if running_pid apiserver >/dev/null || running_pid etcd >/dev/null || running_pid controller-manager >/dev/null; then
+	log "stopping a partly running sandbox first"
+	"$repo/scripts/kube-down.sh"
+fi
+rm -f "$envfile"
+
+resolve_bins
+t_bins=$(date +%s.%N)
+
+extract_crd &
+crd_pid=$!
+
+# PKI, kept across restarts.
+mkdir -p "$pki"
+chmod 700 "$pki"
+if [[ ! -s $pki/ca.crt || ! -s $pki/apiserver.crt || ! -s $pki/admin.crt || ! -s $pki/sa.key ]]; then
+	log "creating CA, certificates and service-account key in $pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+		-keyout "$pki/ca.key" -out "$pki/ca.crt" -subj "/CN=asm-wasm sandbox kube CA" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		2>/dev/null
+	chmod 600 "$pki/ca.key"
+	sign apiserver "/CN=kube-apiserver" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc" \
+		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth"
+	# O=system:masters: a superuser under any authorizer, no RBAC objects needed.
+	sign admin "/O=system:masters/CN=sandbox-admin" \
+		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
+	openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+	chmod 600 "$pki/sa.key"
+	sign_controller_manager
+fi
+
 api_port='' etcd_port='' peer_port=''
 if [[ -n ${KUBE_API_PORT:-} ]]; then
 	port_free "$KUBE_API_PORT" || die "KUBE_API_PORT=$KUBE_API_PORT is already in use on 127.0.0.1"
@@ -182,24 +308,6 @@ choose_port etcd_port "${last_etcd:-}"
 choose_port peer_port "${last_peer:-}"
 server=https://127.0.0.1:$api_port
 
-# On any failure from here on, stop what this run started.
-started=()
-up=false
-cleanup() {
-	local pid _
-	$up && return 0
-	for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-	# Wait, so that a retry finds the ports and etcd's data dir released.
-	for pid in "${started[@]}"; do
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-	done
-	rm -f "$state/etcd.pid" "$state/apiserver.pid"
-}
-trap cleanup EXIT
-
 # etcd: loopback only, plain HTTP (nothing else can reach it), no fsync:
 # sandbox data is disposable and fsync dominates start-up on a busy disk.
 t_etcd=$(date +%s.%N)
@@ -211,9 +319,9 @@ setsid "$etcd_bin" --name sandbox --data-dir "$state/etcd" \
 	--listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
 	--initial-cluster "sandbox=http://127.0.0.1:$peer_port" --initial-cluster-state new \
 	--unsafe-no-fsync --log-level warn \
-	>>"$state/etcd.log" 2>&1 </dev/null &
+	>>"$state/etcd.log" 2>&1 </dev/null 8>&- &
 etcd_pid=$!
-started+=("$etcd_pid")
+started[etcd]=$etcd_pid
 echo "$etcd_pid" >"$state/etcd.pid"
 deadline=$(($(date +%s) + 30))
 until curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health" >/dev/null; do
@@ -224,8 +332,9 @@ done
 log "etcd healthy on 127.0.0.1:$etcd_port in $(elapsed "$t_etcd")s (pid $etcd_pid)"
 
 # kube-apiserver: client-certificate auth against the sandbox CA, RBAC.
-# ServiceAccount admission is off: no controller-manager creates the default
-# service accounts it would demand for pods.
+# ServiceAccount admission is off: the controller manager does not run the
+# service-account controller, so nothing creates the default service accounts
+# it would demand for pods.
 t_api=$(date +%s.%N)
 setsid "$apiserver_bin" \
 	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
@@ -238,9 +347,9 @@ setsid "$apiserver_bin" \
 	--authorization-mode=RBAC \
 	--disable-admission-plugins=ServiceAccount \
 	--profiling=false \
-	>>"$state/apiserver.log" 2>&1 </dev/null &
+	>>"$state/apiserver.log" 2>&1 </dev/null 8>&- &
 api_pid=$!
-started+=("$api_pid")
+started[apiserver]=$api_pid
 echo "$api_pid" >"$state/apiserver.pid"
 
 export KUBE_API=$server KUBE_CA=$pki/ca.crt KUBE_CLIENT_CERT=$pki/admin.crt KUBE_CLIENT_KEY=$pki/admin.key
@@ -276,6 +385,11 @@ EOF
 
 install_crd
 
+# After the CRD is established, so that the garbage collector's first
+# discovery already watches WasmPlugins (it rediscovers resources only every 30s).
+start_controller_manager
+echo "$api_port $etcd_port $peer_port $kcm_port" >"$state/ports"
+
 (umask 077 && {
 	printf 'KUBECONFIG=%q\n' "$state/kubeconfig"
 	printf 'KUBE_API=%q\n' "$server"
@@ -285,4 +399,5 @@ install_crd
 } >"$envfile")
 
 up=true
-log "up: $server in $(elapsed "$t0")s (binaries: $(span "$t0" "$t_bins")s, apiserver start to ready: ${t_ready}s); env: $envfile"
+log "up: $server in $(elapsed "$t0")s (binaries: $(span "$t0" "$t_bins")s, apiserver start to ready: ${t_ready}s," \
+	"controller-manager start to healthy: ${t_kcm}s); env: $envfile"

@@ -101,6 +101,8 @@ def test_pull_secret_goes_to_every_data_plane_cluster(dev_config: dict[str, Any]
     assert reveal(providers["header-authorization-data-plane-ack-hangzhou"]["kubeconfig"]) == "kubeconfig-a"
     assert reveal(providers["header-authorization-data-plane-ack-beijing"]["kubeconfig"]) == "kubeconfig-b"
     assert is_secret(providers["header-authorization-data-plane-ack-beijing"]["kubeconfig"])
+    # Password rotation updates the Secret in place instead of deleting and recreating it.
+    assert providers["header-authorization-data-plane-ack-beijing"]["enableSecretMutable"] in (True, "true")
     # Each Secret is created through its own cluster's provider, the WasmPlugin through the mesh's.
     by_cluster = {r.name.rsplit("-", 2)[-2] + "-" + r.name.rsplit("-", 1)[-1]: r.provider for r in secrets}
     assert "data-plane-ack-hangzhou" in by_cluster["ack-hangzhou"]

@@ -30,6 +30,19 @@ func (c *Config) DenyLog(got string) string {
 	return "request header: '" + c.Header + "' is " + got + ", only " + c.Value + " can passthrough"
 }
 
+// AppendDenyLog appends DenyLog(got) to dst. With a dst of enough capacity,
+// kept from one request to the next, it does not allocate (DenyLog allocates
+// the string each time).
+func (c *Config) AppendDenyLog(dst []byte, got string) []byte {
+	dst = append(dst, "request header: '"...)
+	dst = append(dst, c.Header...)
+	dst = append(dst, "' is "...)
+	dst = append(dst, got...)
+	dst = append(dst, ", only "...)
+	dst = append(dst, c.Value...)
+	return append(dst, " can passthrough"...)
+}
+
 // DenyHeaders are the headers of the local reply sent to a denied request.
 func (c *Config) DenyHeaders() [][2]string {
 	return [][2]string{{"Content-Type", c.DenyContentType}}

@@ -131,3 +131,54 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendDenyLogReusesItsBuffer(t *testing.T) {
+	cfg := Config{Header: "x-api-key", Value: "s3cr3t"}
+	buf := make([]byte, 0, 8) // too small at first: grows once, then is reused
+	for _, got := range []string{"", "nope", strings.Repeat("v", 300), "x"} {
+		buf = cfg.AppendDenyLog(buf[:0], got)
+		if string(buf) != cfg.DenyLog(got) {
+			t.Errorf("AppendDenyLog(%q) = %q, want %q", got, buf, cfg.DenyLog(got))
+		}
+	}
+	if got := string(cfg.AppendDenyLog([]byte("kept: "), "v")); got != "kept: "+cfg.DenyLog("v") {
+		t.Errorf("AppendDenyLog does not append: %q", got)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = cfg.AppendDenyLog(buf[:0], "false")
+	})
+	if allocs != 0 {
+		t.Errorf("AppendDenyLog into a reused buffer allocates %v times, want 0", allocs)
+	}
+}
+
+// Per-request cost of the pure parts, natively: go test -bench . -benchmem ./internal/headerauth
+func BenchmarkDecideAllowed(b *testing.B) {
+	cfg := Default()
+	headers := headerList{{":path", "/"}, {"allow", "true"}}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if !cfg.Decide(&headers).Allow {
+			b.Fatal("denied")
+		}
+	}
+}
+
+func BenchmarkDenyLog(b *testing.B) {
+	cfg := Default()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(cfg.DenyLog("false")) == 0 {
+			b.Fatal("empty")
+		}
+	}
+}
+
+func BenchmarkAppendDenyLogReused(b *testing.B) {
+	cfg := Default()
+	var buf []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = cfg.AppendDenyLog(buf[:0], "false")
+	}
+}

@@ -149,11 +149,20 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, program)
 	args = append(args, req.Args...)
 
-	config, err := json.Marshal(req.Config)
+	// Marshal empty collections as {} and [], never null: the SDK iterates over them.
+	cfg := req.Config
+	if cfg == nil {
+		cfg = map[string]string{}
+	}
+	keys := req.ConfigSecretKeys
+	if keys == nil {
+		keys = []string{}
+	}
+	config, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	secretKeys, err := json.Marshal(req.ConfigSecretKeys)
+	secretKeys, err := json.Marshal(keys)
 	if err != nil {
 		return nil, err
 	}

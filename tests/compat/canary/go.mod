@@ -1,0 +1,5 @@
+module asmwasm.local/compatcanary
+
+go 1.24.0
+
+require github.com/proxy-wasm/proxy-wasm-go-sdk v0.0.0-20260105142703-44c7d5847745

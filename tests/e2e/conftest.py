@@ -1,0 +1,60 @@
+"""The local stack through the real Pulumi engine, on the running sandbox (make test-sandbox starts it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sandbox.local_stack import REPO, SECRETS, WASM_PLUGINS, Sandbox, configure, local_stack, push_plugin
+from sandbox.pulumi_cli import LocalStack
+
+NAMESPACE = "e2e-wasm"
+REPOSITORY = "test-oci/e2e-header-authorization"
+
+
+@dataclass
+class E2E:
+    sb: Sandbox
+    stack: LocalStack
+    image_ref: str
+    workdir: Path
+
+    def config(self, **values: str) -> None:
+        secret = tuple(k for k in values if k == "registryPassword")
+        self.stack.set_config(values, secret=secret)
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    subprocess.run([str(REPO / "scripts" / "sandbox-up.sh")], check=True, capture_output=True)
+    sb = Sandbox.running()
+    sb.api.ensure_namespace(NAMESPACE)
+    clean_namespace(sb)
+    workdir = tmp_path_factory.mktemp("e2e")
+    pushed = push_plugin(sb, REPO / "plugin" / "plugin.wasm", repository=REPOSITORY)
+    stack = local_stack(sb, state_dir=workdir / "pulumi")
+    configure(stack, sb, pushed.ref, {"pluginNamespace": NAMESPACE})
+    yield E2E(sb, stack, pushed.ref, workdir)
+    # Whatever a failed test left behind, the API server is cleaned for the next run.
+    destroyed = stack.destroy(check=False)
+    if destroyed.returncode != 0:
+        print(f"e2e teardown: pulumi destroy failed:\n{destroyed.stderr[-2000:]}")
+    clean_namespace(sb)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def clean_namespace(sb: Sandbox) -> None:
+    """Deletes the objects an earlier, interrupted run may have left in the e2e namespace."""
+    for path in (WASM_PLUGINS.format(ns=NAMESPACE, name="header-authorization"),
+                 SECRETS.format(ns=NAMESPACE, name="wasm-secret")):
+        status = sb.api.request("DELETE", path).status
+        if status not in (200, 202, 404):
+            raise RuntimeError(f"could not delete {path}: HTTP {status}")
+        # An object deleted while no garbage collector ran keeps its foregroundDeletion finalizer.
+        sb.api.request("PATCH", path, {"metadata": {"finalizers": None}},
+                       content_type="application/merge-patch+json")
