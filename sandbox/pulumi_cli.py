@@ -132,6 +132,8 @@ class LocalStack:
     def set_config(self, values: Mapping[str, str], secret: Sequence[str] = ()) -> None:
         for key, value in values.items():
             flags = ["--secret"] if key in secret else ["--plaintext"]
+            if "." in key:  # pluginConfig.header: a field of a structured value
+                flags.append("--path")
             self.run("config", "set", key, value, *flags, *self._stack_args())
 
     def preview(self, *extra: str, check: bool = True) -> Result:

@@ -138,7 +138,7 @@ def push_registry_with_password(e2e: E2E, password: str) -> str:
 def test_api_server_down_fails_clearly_and_a_rerun_converges(e2e: E2E) -> None:
     subprocess.run([str(REPO / "scripts" / "kube-down.sh")], check=True, capture_output=True)
     try:
-        e2e.config(pluginConfig='{"header": "x-allow"}')
+        e2e.stack.set_config({"pluginConfig.header": "x-allow"})
         failed = e2e.stack.up(check=False)
         assert failed.returncode != 0
         text = failed.diagnostics()
