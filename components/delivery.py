@@ -9,6 +9,7 @@ import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
 from components.image import PluginImage
+from components.promotion import PromotedImage
 from components.pull_secret import PullSecret
 from components.registry import Registry
 from components.settings import Settings, registry_host
@@ -57,19 +58,27 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         password = pulumi.Output.secret(reg.password.reveal()) if reg.password else None
-        image = PluginImage(
-            f"{name}-image",
-            {
-                "repository_path": registry.repository_path,
-                "tag": reg.tag,
-                "wasm_file": s.image.wasm_file,
-                "prebuilt_ref": s.image.prebuilt_ref,
-                "registry_server": registry.endpoint,
-                "registry_username": reg.username,
-                "registry_password": password,
-            },
-            pulumi.ResourceOptions(parent=self),
-        )
+        image: PluginImage | PromotedImage
+        if s.image.promote_from:
+            image = PromotedImage(
+                f"{name}-image",
+                {"source_stack": s.image.promote_from, "requested_ref": s.image.prebuilt_ref},
+                pulumi.ResourceOptions(parent=self),
+            )
+        else:
+            image = PluginImage(
+                f"{name}-image",
+                {
+                    "repository_path": registry.repository_path,
+                    "tag": reg.tag,
+                    "wasm_file": s.image.wasm_file,
+                    "prebuilt_ref": s.image.prebuilt_ref,
+                    "registry_server": registry.endpoint,
+                    "registry_username": reg.username,
+                    "registry_password": password,
+                },
+                pulumi.ResourceOptions(parent=self),
+            )
 
         # One provider per cluster, named for what it is. A kubeconfig left unset means the
         # ambient one (KUBECONFIG), which is what the local stack uses.

@@ -42,6 +42,7 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 _DIGEST_REF = re.compile(r"^(?P<repo>[^@\s]+)@(?P<digest>sha256:[a-f0-9]{64})$")
 _ACR_INSTANCE = re.compile(r"^cri-[a-z0-9]+$")
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
 # The plugin's own rules (plugin/internal/headerauth/config.go).
 _HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -88,10 +89,11 @@ class RegistrySettings:
 
 @dataclass(frozen=True)
 class ImageSettings:
-    # Exactly one of the two: a wasm file to build into an image, or an image
-    # already pushed, by digest (promotion builds nothing).
+    # A wasm file to build into an image, or an image already pushed, by digest, or the
+    # image another stack runs (promotion builds nothing).
     wasm_file: Path | None
     prebuilt_ref: str | None
+    promote_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,7 @@ def load_settings(values: Mapping[str, Any], project_dir: Path) -> Settings:
             raise _fail("acrInstanceId", acr_instance_id, "expected an ACR Enterprise Edition instance id "
                         "like 'cri-xxxxxxxx'")
     endpoint = _matching(values, "registryEndpoint", _HOST, "a registry host[:port] without scheme or path")
-    if mode == "external" and endpoint is None and prebuilt is None:
+    if mode == "external" and endpoint is None and prebuilt is None and not values.get("promoteFrom"):
         raise ConfigError(f"config key '{_key('registryEndpoint')}' is required when registryMode is "
                           "'external' and no imageRef is given")
 
@@ -276,8 +278,9 @@ def load_settings(values: Mapping[str, Any], project_dir: Path) -> Settings:
         password=_secret(values, "registryPassword"),
     )
 
+    promote_from = _matching(values, "promoteFrom", _STACK_NAME, "a stack name like my-org/asm-wasm-plugin/dev")
     wasm_file = None
-    if prebuilt is None:
+    if prebuilt is None and promote_from is None:
         wasm_file = project_dir / (_string(values, "wasmFile", "plugin/plugin.wasm") or "")
         if not wasm_file.is_file():
             raise _fail("wasmFile", str(wasm_file), "the file does not exist: build it with `make plugin`, "
@@ -311,7 +314,8 @@ def load_settings(values: Mapping[str, Any], project_dir: Path) -> Settings:
         mesh_kubeconfig=_secret(values, "meshKubeconfig"),
         data_plane_kubeconfigs=parse_kubeconfigs(values),
     )
-    return Settings(registry=registry, image=ImageSettings(wasm_file=wasm_file, prebuilt_ref=prebuilt), mesh=mesh)
+    image = ImageSettings(wasm_file=wasm_file, prebuilt_ref=prebuilt, promote_from=promote_from)
+    return Settings(registry=registry, image=image, mesh=mesh)
 
 
 def split_digest_ref(ref: str) -> tuple[str, str]:
@@ -329,7 +333,8 @@ def registry_host(ref: str) -> str:
 
 CONFIG_KEYS: tuple[str, ...] = (
     "registryMode", "acrInstanceId", "registryEndpoint", "registryNamespace", "repository", "imageTag",
-    "region", "registryUsername", "registryPassword", "imageRef", "wasmFile", "pluginName", "pluginNamespace",
+    "region", "registryUsername", "registryPassword", "imageRef", "promoteFrom", "wasmFile", "pluginName",
+    "pluginNamespace",
     "selector", "phase", "imagePullPolicy", "pullSecretName", "failStrategy", "pluginConfig", "priority",
     "meshKubeconfig", "dataPlaneKubeconfigs",
 )

@@ -50,6 +50,8 @@ class Registered:
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Outputs of other stacks, for StackReference: stack name -> outputs.
+    stacks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
@@ -57,6 +59,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "docker:index/image:Image":
             name = str(args.inputs["imageName"]).rsplit(":", 1)[0]
             state["repoDigest"] = f"{name}@{fake_digest(json.dumps(args.inputs, sort_keys=True, default=str))}"
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs.get("name", args.name))
+            return name, {"name": name, "outputs": self.stacks.get(name, {}), "secretOutputNames": []}
         resource_id = f"{args.name}-id"
         if args.typ.startswith("kubernetes:") and not args.typ.startswith("pulumi:providers"):
             meta = args.inputs.get("metadata", {})
@@ -93,9 +98,10 @@ class Deployment:
     mocks: RecordingMocks
 
 
-def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryPassword",)) -> Deployment:
+def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryPassword",),
+           stacks: Mapping[str, dict[str, Any]] | None = None) -> Deployment:
     """Runs __main__.py with `config` (keys without the project prefix) under mocks."""
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(stacks=dict(stacks or {}))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},

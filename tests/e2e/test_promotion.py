@@ -1,0 +1,71 @@
+"""Promotion by digest between two local stacks (dev: `local`, prod: `prod-local`) on the sandbox."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.promotion import PromotionRefused
+from sandbox.local_stack import REPO, WASM_PLUGINS, Sandbox, configure, local_stack, push_plugin
+from sandbox.promote import promote
+
+DEV_NS, PROD_NS = "e2e-promo-dev", "istio-prod"
+REPOSITORY = "test-oci/e2e-promotion"
+
+
+def url_in(sb: Sandbox, namespace: str) -> str:
+    doc = sb.api.request("GET", WASM_PLUGINS.format(ns=namespace, name="header-authorization")).json()
+    return str(doc["spec"]["url"])
+
+
+def test_prod_runs_devs_digest_until_promoted_again(tmp_path: Path) -> None:
+    sb = Sandbox.running()
+    for ns in (DEV_NS, PROD_NS):
+        sb.api.ensure_namespace(ns)
+    state = tmp_path / "pulumi"
+    dev = local_stack(sb, state_dir=state, stack="local")
+    prod = local_stack(sb, state_dir=state, stack="prod-local")
+    wasm = REPO / "plugin" / "plugin.wasm"
+    try:
+        first = push_plugin(sb, wasm, repository=REPOSITORY)
+        configure(dev, sb, first.ref, {"pluginNamespace": DEV_NS})
+        dev.up()
+
+        assert promote(dev, prod, sb) == first.ref
+        assert url_in(sb, PROD_NS) == f"oci://{first.ref}"
+        assert prod.outputs()["imageRef"] == dev.outputs()["imageRef"] == first.ref
+
+        # A new dev build (same module, OCI layout: another digest) leaves prod where it was.
+        second = push_plugin_as_oci(sb, wasm)
+        assert second != first.ref
+        dev.set_config({"imageRef": second})
+        dev.up()
+        assert set(prod.up().change_summary()) == {"same"}
+        assert url_in(sb, PROD_NS) == f"oci://{first.ref}"
+
+        with pytest.raises(PromotionRefused, match="refusing to promote"):
+            promote(dev, prod, sb, requested=first.ref)
+        assert url_in(sb, PROD_NS) == f"oci://{first.ref}"
+
+        assert promote(dev, prod, sb) == second
+        assert url_in(sb, PROD_NS) == f"oci://{second}"
+        print(f"dev and prod run {second.split('@')[1]}")
+    finally:
+        prod.destroy(check=False)
+        dev.destroy(check=False)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def push_plugin_as_oci(sb: Sandbox, wasm: Path) -> str:
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        [str(sb.ocitool), "push", "--wasm", str(wasm), "--format", "oci", "--ref",
+         sb.registry.ref(f"{REPOSITORY}:v0.0.2"), "--ca", str(sb.registry.ca), "--username",
+         sb.registry.username, "--password-stdin", "--json"],
+        input=sb.registry.password, capture_output=True, text=True, check=True,
+    )
+    return str(json.loads(proc.stdout)["ref"])
