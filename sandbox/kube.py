@@ -9,13 +9,13 @@ Set ``ASMWASM_KEEP_KUBE=1`` to leave a sandbox started here running.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.envfile import read_env_file, sandbox_dir
 from sandbox.kube_api import KubeApi, KubeApiError, Response
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,24 +34,6 @@ class KubeSandbox:
     api: KubeApi
     started_here: bool
     """True when this process started the sandbox (and so stops it)."""
-
-
-def sandbox_dir() -> Path:
-    return Path(os.environ.get("SANDBOX_DIR") or REPO / ".sandbox")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines written by kube-up.sh (values shell-quoted with %q)."""
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ValueError(f"{path}: not KEY=VALUE: {line!r}")
-        words = shlex.split(value)
-        env[key] = words[0] if words else ""
-    return env
 
 
 def running_sandbox(sandbox: Path) -> KubeSandbox | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import registry
+from sandbox.envfile import read_env_file, sandbox_dir
 from sandbox.envoy import Envoy, Response, run_envoy, run_httpbin
 from sandbox.kube_api import KubeApi
 from sandbox.pulumi_cli import LocalStack
@@ -25,14 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_NAMESPACE = "istio-system"
 WASM_PLUGINS = "/apis/extensions.istio.io/v1alpha1/namespaces/{ns}/wasmplugins/{name}"
 SECRETS = "/api/v1/namespaces/{ns}/secrets/{name}"
-
-
-def sandbox_dir() -> Path:
-    return Path(os.environ.get("SANDBOX_DIR") or REPO / ".sandbox")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    return registry.parse_env(path.read_text())
 
 
 @dataclass(frozen=True)

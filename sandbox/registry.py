@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shlex
 import ssl
 import subprocess
 import urllib.error
@@ -18,13 +16,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.envfile import parse_env, sandbox_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO_ROOT / "scripts"
-
-
-def sandbox_dir() -> Path:
-    """``$SANDBOX_DIR``, or ``<repo>/.sandbox`` as the scripts default to."""
-    return Path(os.environ.get("SANDBOX_DIR") or REPO_ROOT / ".sandbox")
 
 
 def env_file() -> Path:
@@ -41,21 +36,6 @@ class RegistryEnv:
     def ref(self, repo_and_tag: str) -> str:
         """``HOST/<repo_and_tag>``."""
         return f"{self.host}/{repo_and_tag}"
-
-
-def parse_env(text: str) -> dict[str, str]:
-    """Parse ``KEY=value`` shell lines (values possibly shell-quoted)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, raw = line.partition("=")
-        if not sep:
-            raise ValueError(f"not a KEY=value line: {line!r}")
-        words = shlex.split(raw)
-        values[key] = words[0] if words else ""
-    return values
 
 
 def read_env(path: Path | None = None) -> RegistryEnv:
