@@ -1,30 +1,72 @@
 """Promotes the image a source stack runs to a target stack, by digest (local stacks).
 
-    python -m sandbox.promote [--from local] [--to prod-local] [--image-ref HOST/REPO@sha256:...]
+    python -m sandbox.promote [--from local] [--to prod-local] [--image-ref HOST/REPO@sha256:...] [--copy]
 
 Reads the source stack's imageRef output; an --image-ref whose digest differs is refused.
-The target builds nothing: its imageRef is set and `pulumi up` deploys a WasmPlugin pinned
-to that digest. The same steps run in .github/workflows/promote-prod.yml.
+With --copy the image is first copied, byte for byte, into the sandbox's second registry
+(the "prod registry", $SANDBOX_DIR/prod). The target builds nothing: its imageRef is set and
+`pulumi up` deploys a WasmPlugin pinned to that digest, with a pull Secret for the registry
+it names. The same steps run in .github/workflows/promote-prod.yml.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from components.promotion import PromotionRefused, check_promotion
-from sandbox.local_stack import Sandbox, local_stack
+from sandbox import registry
+from sandbox.local_stack import REPO, Sandbox, local_stack
 from sandbox.pulumi_cli import LocalStack
 
 
-def promote(source: LocalStack, target: LocalStack, sb: Sandbox, requested: str | None = None) -> str:
+def prod_registry(sb: Sandbox) -> registry.RegistryEnv:
+    """The sandbox's second registry (started if needed): the prod registry of a promotion."""
+    root = sb.root / "prod"
+    subprocess.run([str(REPO / "scripts" / "registry-up.sh")], env={**_environ(), "SANDBOX_DIR": str(root)},
+                   check=True, capture_output=True)
+    return registry.read_env(root / "registry" / "env")
+
+
+def _environ() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def copy_image(sb: Sandbox, ref: str, to: registry.RegistryEnv, repository: str, tag: str) -> str:
+    """Copies ref (by digest) into `to`, keeping its digest; returns the copy's reference."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source_auth = Path(tmp) / "source.json"
+        source_auth.write_text(registry.dockerconfigjson(sb.registry.host, sb.registry.username,
+                                                         sb.registry.password))
+        proc = subprocess.run(
+            [str(sb.ocitool), "copy", "--from", ref, "--from-dockerconfigjson", str(source_auth),
+             "--from-ca", str(sb.registry.ca), "--to", to.ref(f"{repository}:{tag}"), "--ca", str(to.ca),
+             "--username", to.username, "--password-stdin", "--json"],
+            input=to.password, capture_output=True, text=True,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"copying {ref} into {to.host} failed: {proc.stderr.strip()}")
+    return str(json.loads(proc.stdout)["ref"])
+
+
+def promote(source: LocalStack, target: LocalStack, sb: Sandbox, requested: str | None = None,
+            copy_to: registry.RegistryEnv | None = None) -> str:
     """Returns the promoted reference; raises PromotionRefused for a digest the source does not run."""
     ref = check_promotion(source.stack, source.outputs().get("imageRef"), requested)
+    pull_from = sb.registry
+    if copy_to is not None:
+        ref = copy_image(sb, ref, copy_to, "test-oci/header-authorization", "promoted")
+        pull_from = copy_to
     target.ensure()
     target.set_config({
-        "registryEndpoint": sb.registry.host,
-        "registryUsername": sb.registry.username,
-        "registryPassword": sb.registry.password,
+        "registryEndpoint": pull_from.host,
+        "registryUsername": pull_from.username,
+        "registryPassword": pull_from.password,
         "imageRef": ref,
     }, secret=("registryPassword",))
     target.up()
@@ -36,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", default="local")
     parser.add_argument("--to", dest="target", default="prod-local")
     parser.add_argument("--image-ref", help="the image to promote, by digest (default: the source's imageRef)")
+    parser.add_argument("--copy", action="store_true", help="copy the image into the prod registry first")
     args = parser.parse_args(argv)
     sb = Sandbox.running()
     target = local_stack(sb, stack=args.target)
@@ -43,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if target_ns:
         sb.api.ensure_namespace(target_ns)
     try:
-        ref = promote(local_stack(sb, stack=args.source), target, sb, args.image_ref)
+        ref = promote(local_stack(sb, stack=args.source), target, sb, args.image_ref,
+                      copy_to=prod_registry(sb) if args.copy else None)
     except PromotionRefused as err:
         print(f"promote: {err}", file=sys.stderr)
         return 1

@@ -8,5 +8,7 @@ for pidfile in "$sandbox"/demo/*.pid; do
 done
 "$repo/scripts/kube-down.sh"
 "$repo/scripts/registry-down.sh"
+# The second registry that promotion copies into (sandbox/promote.py).
+[ -d "$sandbox/prod/registry" ] && SANDBOX_DIR=$sandbox/prod "$repo/scripts/registry-down.sh"
 [ -x "$repo/scripts/docker-down.sh" ] && "$repo/scripts/docker-down.sh"
 exit 0

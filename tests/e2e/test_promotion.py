@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from components.promotion import PromotionRefused
-from sandbox.local_stack import REPO, WASM_PLUGINS, Sandbox, configure, local_stack, push_plugin
-from sandbox.promote import promote
+from sandbox import registry
+from sandbox.local_stack import (
+    REPO,
+    WASM_PLUGINS,
+    Sandbox,
+    configure,
+    local_stack,
+    pull_like_istio,
+    push_plugin,
+    read_back,
+)
+from sandbox.promote import prod_registry, promote
 
 DEV_NS, PROD_NS = "e2e-promo-dev", "istio-prod"
 REPOSITORY = "test-oci/e2e-promotion"
@@ -51,17 +64,31 @@ def test_prod_runs_devs_digest_until_promoted_again(tmp_path: Path) -> None:
 
         assert promote(dev, prod, sb) == second
         assert url_in(sb, PROD_NS) == f"oci://{second}"
-        print(f"dev and prod run {second.split('@')[1]}")
+
+        # Promotion into the prod registry: a byte-for-byte copy, so the digest is dev's.
+        prod_reg = prod_registry(sb)
+        copied = promote(dev, prod, sb, copy_to=prod_reg)
+        digest = second.split("@")[1]
+        assert copied == f"{prod_reg.host}/test-oci/header-authorization@{digest}"
+        applied = read_back(sb, namespace=PROD_NS)
+        assert applied.wasm_plugin["spec"]["url"] == f"oci://{copied}"
+        assert list(json.loads(applied.dockerconfigjson)["auths"]) == [prod_reg.host]
+        pulled = pull_like_istio(prod_sandbox(sb, prod_reg), applied, tmp_path / "prod.wasm")
+        assert pulled["manifest_digest"] == digest
+        assert (tmp_path / "prod.wasm").read_bytes() == wasm.read_bytes()
+        print(f"dev imageRef {dev.outputs()['imageRef']}\nprod imageRef {prod.outputs()['imageRef']}")
     finally:
         prod.destroy(check=False)
         dev.destroy(check=False)
         shutil.rmtree(state, ignore_errors=True)
 
 
-def push_plugin_as_oci(sb: Sandbox, wasm: Path) -> str:
-    import json
-    import subprocess
+def prod_sandbox(sb: Sandbox, prod_reg: registry.RegistryEnv) -> Sandbox:
+    """The same sandbox, seen from the prod registry (for its CA)."""
+    return dataclasses.replace(sb, registry=prod_reg)
 
+
+def push_plugin_as_oci(sb: Sandbox, wasm: Path) -> str:
     proc = subprocess.run(
         [str(sb.ocitool), "push", "--wasm", str(wasm), "--format", "oci", "--ref",
          sb.registry.ref(f"{REPOSITORY}:v0.0.2"), "--ca", str(sb.registry.ca), "--username",

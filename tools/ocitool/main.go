@@ -6,6 +6,8 @@
 //	             [--ca FILE] [--username U --password-stdin] [--json]
 //	ocitool pull --url oci://HOST/REPO@sha256:HEX [--sha256 HEX]
 //	             [--dockerconfigjson FILE|-] [--ca FILE] --out plugin.wasm [--json]
+//	ocitool copy --from HOST/REPO@sha256:HEX [--from-dockerconfigjson FILE] [--from-ca FILE]
+//	             --to HOST2/REPO2:TAG [--ca FILE] [--username U --password-stdin] [--json]
 //
 // push prints HOST/REPO@sha256:... on stdout; pull prints "sha256:HEX SIZE".
 // Everything else goes to stderr.
@@ -228,12 +230,14 @@ const usage = `usage:
                [--ca FILE] [--username U --password-stdin] [--json]
   ocitool pull --url oci://HOST/REPO@sha256:HEX [--sha256 HEX] [--dockerconfigjson FILE|-]
                [--ca FILE] --out FILE [--json]
+  ocitool copy --from HOST/REPO@sha256:HEX [--from-dockerconfigjson FILE] [--from-ca FILE]
+               --to HOST2/REPO2:TAG [--ca FILE] [--username U --password-stdin] [--json]
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "push" && args[0] != "pull") {
+	if len(args) == 0 || (args[0] != "push" && args[0] != "pull" && args[0] != "copy") {
 		fmt.Fprint(stderr, usage)
-		return errors.New("want a subcommand: push or pull")
+		return errors.New("want a subcommand: push, pull or copy")
 	}
 	fs := flag.NewFlagSet("ocitool "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -242,13 +246,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "overall time limit")
 	var wasmPath, refStr, format, user, urlStr, sha, dockerCfg, out string
 	var passwordStdin bool
-	if args[0] == "push" {
-		fs.StringVar(&wasmPath, "wasm", "", "the Wasm module to push")
-		fs.StringVar(&refStr, "ref", "", "HOST/REPO:TAG to push to")
-		fs.StringVar(&format, "format", formatDocker, "docker, oci or artifact")
+	var fromStr, fromCfg, fromCA string
+	switch args[0] {
+	case "push", "copy":
+		if args[0] == "push" {
+			fs.StringVar(&wasmPath, "wasm", "", "the Wasm module to push")
+			fs.StringVar(&refStr, "ref", "", "HOST/REPO:TAG to push to")
+			fs.StringVar(&format, "format", formatDocker, "docker, oci or artifact")
+		} else {
+			fs.StringVar(&fromStr, "from", "", "the image to copy, by digest: HOST/REPO@sha256:HEX")
+			fs.StringVar(&fromCfg, "from-dockerconfigjson", "", "credentials for --from's registry (a .dockerconfigjson FILE)")
+			fs.StringVar(&fromCA, "from-ca", "", "PEM CA certificate to trust for --from's registry")
+			fs.StringVar(&refStr, "to", "", "HOST/REPO:TAG to copy to")
+		}
 		fs.StringVar(&user, "username", "", "registry user (default: Docker's keychain)")
 		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin")
-	} else {
+	default:
 		fs.StringVar(&urlStr, "url", "", "the WasmPlugin url: oci://HOST/REPO@sha256:HEX")
 		fs.StringVar(&sha, "sha256", "", "expected manifest digest (hex), like WasmPlugin spec.sha256")
 		fs.StringVar(&dockerCfg, "dockerconfigjson", "", "the pull Secret's .dockerconfigjson (FILE, or - for stdin)")
@@ -267,13 +280,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
-	if args[0] == "push" {
-		if wasmPath == "" || refStr == "" {
+	if args[0] == "push" || args[0] == "copy" {
+		if args[0] == "push" && (wasmPath == "" || refStr == "") {
 			return errors.New("push needs --wasm and --ref")
 		}
-		wasm, err := os.ReadFile(wasmPath)
-		if err != nil {
-			return fmt.Errorf("--wasm: %w", err)
+		if args[0] == "copy" && (fromStr == "" || refStr == "") {
+			return errors.New("copy needs --from and --to")
 		}
 		var auth authn.Authenticator = authn.Anonymous
 		switch {
@@ -291,6 +303,32 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 					return err
 				}
 			}
+		}
+		if args[0] == "copy" {
+			var fromKeys authn.Keychain = authn.DefaultKeychain
+			if fromCfg != "" {
+				b, err := os.ReadFile(fromCfg)
+				if err != nil {
+					return fmt.Errorf("--from-dockerconfigjson: %w", err)
+				}
+				if fromKeys, err = parseDockerConfig(b); err != nil {
+					return fmt.Errorf("--from-dockerconfigjson %s: %w", fromCfg, err)
+				}
+			}
+			fromRT, err := newTransport(fromCA)
+			if err != nil {
+				return err
+			}
+			res, err := copyImage(ctx, fromStr, refStr, fromKeys, fromRT, auth, user, rt, stderr)
+			if err != nil {
+				return err
+			}
+			emit(stdout, *asJSON, res, res.Ref)
+			return nil
+		}
+		wasm, err := os.ReadFile(wasmPath)
+		if err != nil {
+			return fmt.Errorf("--wasm: %w", err)
 		}
 		res, err := push(ctx, wasm, refStr, format, auth, user, rt, stderr)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -270,5 +271,37 @@ func TestNotWasmRejected(t *testing.T) {
 	img, _ := buildImage([]byte("hello world, not wasm"), formatOCI)
 	if b, _, err := extractWasm(img); err != nil || isWasm(b) {
 		t.Fatalf("extract: %q %v", b, err)
+	}
+}
+
+func TestCopyKeepsTheDigest(t *testing.T) {
+	dev, prod := newTestRegistry(t), newTestRegistry(t)
+	for _, format := range []string{formatDocker, formatOCI} {
+		pushed := dev.push(t, dev.host+"/test-oci/header-authorization:v1-"+format, format)
+		var log bytes.Buffer
+		res, err := copyImage(context.Background(), pushed.Ref, prod.host+"/prod/header-authorization:v1",
+			dev.keychain(t, testUser, testPass), dev.rt, &authn.Basic{Username: testUser, Password: testPass},
+			testUser, prod.rt, &log)
+		if err != nil {
+			t.Fatalf("copy %s: %v", format, err)
+		}
+		if res.Digest != pushed.Digest || res.Ref != prod.host+"/prod/header-authorization@"+pushed.Digest {
+			t.Fatalf("copied %+v from %+v", res, pushed)
+		}
+		wasm, _, err := pull(context.Background(), "oci://"+res.Ref, "", prod.keychain(t, testUser, testPass), prod.rt)
+		if err != nil || !bytes.Equal(wasm, fakeWasm) {
+			t.Fatalf("pull of the copy: %v", err)
+		}
+	}
+	_, err := copyImage(context.Background(), dev.host+"/test-oci/header-authorization:v1", prod.host+"/p:v1",
+		dev.keychain(t, testUser, testPass), dev.rt, authn.Anonymous, "", prod.rt, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("a tag-only --from must be refused, got %v", err)
+	}
+	_, err = copyImage(context.Background(), dev.push(t, dev.host+"/a/b:v9", formatDocker).Ref, prod.host+"/p:v1",
+		dev.keychain(t, testUser, testPass), dev.rt, &authn.Basic{Username: testUser, Password: "wrong"}, testUser,
+		prod.rt, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "rejected the credentials") {
+		t.Fatalf("wrong destination password: %v", err)
 	}
 }
