@@ -37,7 +37,9 @@ def main() -> int:
     say("pulumi up (stack local)")
     stack = local_stack(sb)
     configure(stack, sb, pushed.ref)
-    result = stack.run("up", "--yes", "--skip-preview", "--stack", stack.stack, "--config-file",
+    # --refresh: the sandbox is disposable, so the stack's state may describe objects that a
+    # restarted or wiped API server no longer holds.
+    result = stack.run("up", "--yes", "--skip-preview", "--refresh", "--stack", stack.stack, "--config-file",
                        str(stack.config_file), check=False)
     print(result.stdout)
     if result.returncode != 0:

@@ -27,7 +27,7 @@ def sample_plugin() -> dict[str, Any]:
     return {
         "apiVersion": "extensions.istio.io/v1alpha1",
         "kind": "WasmPlugin",
-        "metadata": {"name": "header-authorization", "namespace": NAMESPACE},
+        "metadata": {"name": "crd-check-header-authorization", "namespace": NAMESPACE},
         "spec": {
             "selector": {"matchLabels": {"istio": "ingressgateway"}},
             "url": f"oci://127.0.0.1:5000/test-oci/header-authorization@sha256:{DIGEST}",
@@ -80,7 +80,7 @@ def test_sample_plugin_is_stored_as_sent(kube: KubeSandbox, sample: dict[str, An
     resp = create(kube, sample)
     assert resp.status == 201, resp.message
 
-    stored = kube.api.request("GET", f"{PLUGINS}/header-authorization")
+    stored = kube.api.request("GET", f"{PLUGINS}/crd-check-header-authorization")
     assert stored.status == 200, stored.message
     assert stored.json()["spec"] == sample["spec"]
 
