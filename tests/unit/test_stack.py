@@ -159,3 +159,13 @@ def test_bad_config_fails_before_any_resource(dev_config: dict[str, Any], change
     with pytest.raises(Exception, match=None) as raised:
         deploy(dev_config)
     assert message in str(raised.value)
+
+
+def test_the_build_context_is_only_the_wasm_file_and_dockerfile() -> None:
+    # pulumi-docker hashes the context minus .dockerignore: a Go source edit that leaves
+    # plugin.wasm unchanged must not rebuild or push.
+    from tests.unit.harness import ROOT
+
+    ignore = [line for line in (ROOT / "plugin" / ".dockerignore").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert ignore == ["*", "!plugin.wasm", "!Dockerfile"]
