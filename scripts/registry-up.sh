@@ -141,7 +141,9 @@ http:
     X-Content-Type-Options: [nosniff]
 auth:
   htpasswd:
-    realm: sandbox-registry
+    # URL-shaped because Istio's agent refuses a challenge whose realm is not an http(s) URL
+    # with a public host, even for Basic auth, which never contacts it (docs/istio-path.md).
+    realm: https://sandbox-registry.example/
     path: $state/htpasswd
 EOF
 	chmod 600 "$state/config.yml"
