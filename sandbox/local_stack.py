@@ -44,11 +44,9 @@ class Sandbox:
         if missing:
             raise RuntimeError(f"the sandbox is not up ({', '.join(map(str, missing))} missing): "
                                "run scripts/sandbox-up.sh")
-        ocitool = os.environ.get("OCITOOL") or subprocess.run(
-            [str(REPO / "scripts" / "build-ocitool.sh")], check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        ocitool = Path(os.environ["OCITOOL"]) if os.environ.get("OCITOOL") else registry.build_ocitool()
         return cls(root, registry.read_env(root / "registry" / "env"),
-                   read_env_file(root / "kube" / "env"), Path(ocitool))
+                   read_env_file(root / "kube" / "env"), ocitool)
 
     @property
     def api(self) -> KubeApi:
@@ -63,13 +61,17 @@ class Pushed:
     manifest_put: bool
 
 
-def push_plugin(sb: Sandbox, wasm: Path, tag: str = "v0.0.1",
-                repository: str = "test-oci/header-authorization") -> Pushed:
-    """Pushes plugin.wasm as the guide's FROM-scratch image; same bytes, same digest."""
+def push_plugin(sb: Sandbox, wasm: Path, tag: str = "v0.0.1", repository: str = "test-oci/header-authorization",
+                *, image_format: str = "docker", password: str | None = None) -> Pushed:
+    """Pushes plugin.wasm as the guide's FROM-scratch image; same bytes, same digest.
+
+    image_format "oci" gives the same module another digest; password overrides the sandbox's.
+    """
     proc = subprocess.run(
-        [str(sb.ocitool), "push", "--wasm", str(wasm), "--ref", sb.registry.ref(f"{repository}:{tag}"),
-         "--ca", str(sb.registry.ca), "--username", sb.registry.username, "--password-stdin", "--json"],
-        input=sb.registry.password, capture_output=True, text=True,
+        [str(sb.ocitool), "push", "--wasm", str(wasm), "--format", image_format,
+         "--ref", sb.registry.ref(f"{repository}:{tag}"), "--ca", str(sb.registry.ca),
+         "--username", sb.registry.username, "--password-stdin", "--json"],
+        input=sb.registry.password if password is None else password, capture_output=True, text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"ocitool push failed: {proc.stderr.strip()}")

@@ -28,13 +28,10 @@ from sandbox.pulumi_cli import LocalStack
 def prod_registry(sb: Sandbox) -> registry.RegistryEnv:
     """The sandbox's second registry (started if needed): the prod registry of a promotion."""
     root = sb.root / "prod"
-    subprocess.run([str(REPO / "scripts" / "registry-up.sh")], env={**_environ(), "SANDBOX_DIR": str(root)},
+    subprocess.run([str(REPO / "scripts" / "registry-up.sh")], env={**os.environ, "SANDBOX_DIR": str(root)},
                    check=True, capture_output=True)
     return registry.read_env(root / "registry" / "env")
 
-
-def _environ() -> dict[str, str]:
-    return dict(os.environ)
 
 
 def copy_image(sb: Sandbox, ref: str, to: registry.RegistryEnv, repository: str, tag: str) -> str:

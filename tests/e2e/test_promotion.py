@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,7 +50,7 @@ def test_prod_runs_devs_digest_until_promoted_again(tmp_path: Path) -> None:
         assert prod.outputs()["imageRef"] == dev.outputs()["imageRef"] == first.ref
 
         # A new dev build (same module, OCI layout: another digest) leaves prod where it was.
-        second = push_plugin_as_oci(sb, wasm)
+        second = push_plugin(sb, wasm, tag="v0.0.2", repository=REPOSITORY, image_format="oci").ref
         assert second != first.ref
         dev.set_config({"imageRef": second})
         dev.up()
@@ -87,12 +86,3 @@ def prod_sandbox(sb: Sandbox, prod_reg: registry.RegistryEnv) -> Sandbox:
     """The same sandbox, seen from the prod registry (for its CA)."""
     return dataclasses.replace(sb, registry=prod_reg)
 
-
-def push_plugin_as_oci(sb: Sandbox, wasm: Path) -> str:
-    proc = subprocess.run(
-        [str(sb.ocitool), "push", "--wasm", str(wasm), "--format", "oci", "--ref",
-         sb.registry.ref(f"{REPOSITORY}:v0.0.2"), "--ca", str(sb.registry.ca), "--username",
-         sb.registry.username, "--password-stdin", "--json"],
-        input=sb.registry.password, capture_output=True, text=True, check=True,
-    )
-    return str(json.loads(proc.stdout)["ref"])
