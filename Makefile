@@ -8,8 +8,11 @@ export PULUMI_CONFIG_PASSPHRASE ?= local-sandbox-only
 VENV := venv
 PY := $(VENV)/bin/python
 TOOLS_ENV := $(SANDBOX_DIR)/tools.env
+# The tests' own sandbox, so that they never touch what `make demo` left running (the demo's
+# WasmPlugin in istio-system would act on the tests' gateway too).
+TEST_SANDBOX_DIR := $(SANDBOX_DIR)/test
 
-.PHONY: all venv tools plugin demo down preview bench soak compat test lint test-go test-unit test-envoy test-compat test-sandbox clean
+.PHONY: all venv tools plugin demo down preview bench soak compat rollout test lint test-go test-unit test-envoy test-compat test-sandbox clean
 
 all: plugin
 
@@ -31,6 +34,7 @@ demo: venv tools plugin
 
 down:
 	scripts/sandbox-down.sh
+	SANDBOX_DIR=$(TEST_SANDBOX_DIR) scripts/sandbox-down.sh
 
 # What the pull request's preview comment shows, for the sandbox's stacks (make -s preview: Markdown only).
 preview: venv tools plugin
@@ -67,12 +71,17 @@ soak: venv plugin
 	$(PY) -m bench.soak
 compat: venv plugin
 	$(PY) -m bench.compat
+# On a running mesh (make demo first): pulumi up -> new build at the gateway.
+rollout: venv tools plugin
+	source $(TOOLS_ENV) && $(PY) -m bench.rollout
 
-# Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine.
+# Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine, and
+# istiod + gateway (tests/e2e/test_mesh.py starts the mesh; sandbox-down.sh stops it).
 test-sandbox: venv tools plugin
-	source $(TOOLS_ENV) && scripts/sandbox-up.sh
-	rc=0; source $(TOOLS_ENV) && $(PY) -m pytest -q tests/registry tests/kube tests/e2e || rc=$$?; \
-	  scripts/sandbox-down.sh; exit $$rc
+	source $(TOOLS_ENV) && SANDBOX_DIR=$(TEST_SANDBOX_DIR) scripts/sandbox-up.sh
+	rc=0; source $(TOOLS_ENV) && export SANDBOX_DIR=$(TEST_SANDBOX_DIR) && \
+	  $(PY) -m pytest -q tests/registry tests/kube tests/e2e || rc=$$?; \
+	  SANDBOX_DIR=$(TEST_SANDBOX_DIR) scripts/sandbox-down.sh; exit $$rc
 
 # The README's test command.
 test: lint test-go test-unit test-envoy test-compat test-sandbox

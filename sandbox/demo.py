@@ -1,22 +1,18 @@
-"""`make demo`: the ASM guide's five steps on the local sandbox, through a real `pulumi up`."""
+"""`make demo`: the ASM guide's five steps on the local sandbox, through a real `pulumi up`,
+enforced by istiod and an `istio: ingressgateway` the way ASM does it (sandbox/mesh.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 
-from sandbox.local_stack import (
-    REPO,
-    Sandbox,
-    configure,
-    gateway,
-    local_stack,
-    pull_like_istio,
-    push_plugin,
-    read_back,
-    step5,
-)
+from sandbox import mesh as mesh_sandbox
+from sandbox.local_stack import REPO, Sandbox, configure, local_stack, push_plugin
+from sandbox.mesh import time_rollout
+
+DEBUG_LINE = re.compile(r"request header: 'allow' is [^\n]*, only true can passthrough")
 
 
 def say(text: str) -> None:
@@ -25,45 +21,55 @@ def say(text: str) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    say("sandbox: TLS registry (plays ACR) and kube-apiserver with the WasmPlugin CRD (plays ASM)")
+    say("sandbox: TLS registry (plays ACR) and kube-apiserver with Istio's CRDs (plays ASM)")
     subprocess.run([str(REPO / "scripts" / "sandbox-up.sh")], check=True)
     sb = Sandbox.running()
+
+    say("mesh: istiod + an `istio: ingressgateway` (pilot-agent, Envoy) routing to httpbin "
+        "(the first run builds Istio: a few minutes)")
+    mesh = mesh_sandbox.up(sb)
+    print(f"gateway {mesh.gateway_url}")
 
     wasm = REPO / "plugin" / "plugin.wasm"
     say(f"push {wasm.relative_to(REPO)} as a FROM-scratch image to {sb.registry.host}/test-oci/header-authorization")
     pushed = push_plugin(sb, wasm)
     print(f"pushed {pushed.ref} (uploaded {len(pushed.uploaded_blobs)} blob(s))")
 
-    say("pulumi up (stack local)")
+    say("pulumi up (stack local): pull Secret wasm-secret and WasmPlugin header-authorization in istio-system")
     stack = local_stack(sb)
     configure(stack, sb, pushed.ref)
     # --refresh: the sandbox is disposable, so the stack's state may describe objects that a
     # restarted or wiped API server no longer holds.
-    result = stack.run("up", "--yes", "--skip-preview", "--refresh", "--stack", stack.stack, "--config-file",
-                       str(stack.config_file), check=False)
-    print(result.stdout)
-    if result.returncode != 0:
-        print(result.stderr, file=sys.stderr)
-        return result.returncode
-    outputs = stack.outputs()
+    argv = ["up", "--yes", "--skip-preview", "--refresh", "--stack", stack.stack,
+            "--config-file", str(stack.config_file)]
+    outcome: list[int] = []
 
-    say("pull the image the way Istio's agent does (url and credentials read back from the API server)")
-    applied = read_back(sb, outputs["wasmPluginName"], "wasm-secret", outputs["wasmPluginNamespace"])
-    workdir = sb.root / "demo"
-    workdir.mkdir(parents=True, exist_ok=True)
-    pulled = pull_like_istio(sb, applied, workdir / "plugin.wasm")
-    print(f"{applied.wasm_plugin['spec']['url']}\n  -> plugin.wasm {pulled['size']} bytes, sha256 {pulled['sha256']}")
+    def pulumi_up() -> None:
+        result = stack.run(*argv, check=False)
+        print(result.stdout)
+        if result.returncode != 0:
+            print(result.stderr, file=sys.stderr)
+        outcome.append(result.returncode)
 
-    say("step 5: Envoy with the pulled plugin in front of httpbin")
-    with gateway(applied, workdir / "plugin.wasm", workdir) as envoy:
-        result5 = step5(envoy)
-    print(f"$ curl {{gateway}}/status/418\nHTTP {result5.without_header.status}\n"
-          f"{result5.without_header.body.decode()}")
-    print(f"log: {result5.debug_line}")
-    print(f"$ curl {{gateway}}/status/418 -H 'allow: true'\nHTTP {result5.with_header.status}\n"
-          f"{result5.with_header.body.decode()}")
-    ok = (result5.without_header.status == 403 and result5.with_header.status == 418
-          and result5.without_header.body == b"Forbidden by ASM Wasm Plugin")
+    try:
+        rollout = time_rollout(mesh, pulumi_up, lambda status, body: status == 403 or bool(outcome and outcome[0]))
+    except mesh_sandbox.MeshError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if outcome[0] != 0:
+        return outcome[0]
+    print(f"the gateway enforced the plugin {rollout.seen_after:.1f}s after `pulumi up` started "
+          f"(pulumi up itself: {rollout.applied_after:.1f}s)")
+
+    say("step 5: curl through the gateway (istiod sent it the WasmPlugin; its agent pulled the image "
+        "with the pull Secret)")
+    denied = mesh.get("/status/418")
+    allowed = mesh.get("/status/418", {"allow": "true"})
+    print(f"$ curl {mesh.gateway_url}/status/418\nHTTP {denied[0]}\n{denied[1].decode()}")
+    lines = DEBUG_LINE.findall(mesh.log("gateway"))
+    print(f"gateway log: {lines[-1] if lines else '(no debug line)'}")
+    print(f"$ curl {mesh.gateway_url}/status/418 -H 'allow: true'\nHTTP {allowed[0]}\n{allowed[1].decode()}")
+    ok = denied == (403, b"Forbidden by ASM Wasm Plugin") and allowed[0] == 418 and bool(lines)
     say(f"{'OK' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s; `make down` stops the sandbox")
     return 0 if ok else 1
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -77,6 +78,21 @@ def push_plugin(sb: Sandbox, wasm: Path, tag: str = "v0.0.1", repository: str = 
         raise RuntimeError(f"ocitool push failed: {proc.stderr.strip()}")
     out = json.loads(proc.stdout)
     return Pushed(out["ref"], out.get("uploaded_blobs") or [], bool(out.get("manifest_put")))
+
+
+def build_plugin_variant(workdir: Path, deny_body: str) -> Path:
+    """plugin/ built from a copy whose default deny body is deny_body: a "new build" to roll out."""
+    source = workdir / "plugin-source"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(REPO / "plugin", source, ignore=shutil.ignore_patterns("plugin.wasm"))
+    config_go = source / "internal" / "headerauth" / "config.go"
+    original = config_go.read_text()
+    changed = original.replace('"Forbidden by ASM Wasm Plugin"', json.dumps(deny_body))
+    if changed == original:
+        raise RuntimeError(f"{config_go}: the default deny body literal is gone; update build_plugin_variant")
+    config_go.write_text(changed)
+    subprocess.run([str(source / "build.sh")], check=True)
+    return source / "plugin.wasm"
 
 
 def local_stack(sb: Sandbox, state_dir: Path | None = None, stack: str = "local") -> LocalStack:

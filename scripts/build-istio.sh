@@ -11,6 +11,7 @@
 # Output (stdout, one per line, for the caller to read):
 #   PILOT_DISCOVERY=/abs/path/pilot-discovery
 #   PILOT_AGENT=/abs/path/pilot-agent
+#   ISTIO_SOURCE=/abs/path/to/istio.io/istio@<version>  (module cache: the gateway's bootstrap template)
 # Progress and errors go to stderr.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ cache_root=${ASMWASM_CACHE:-$HOME/.cache/asm-wasm}
 log() { printf 'build-istio: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-emit() { printf 'PILOT_DISCOVERY=%s\nPILOT_AGENT=%s\n' "$1" "$2"; }
+emit() { printf 'PILOT_DISCOVERY=%s\nPILOT_AGENT=%s\nISTIO_SOURCE=%s\n' "$1" "$2" "$istio_dir"; }
 
 command -v go >/dev/null || die "go is required to build pilot-discovery and pilot-agent (not on PATH)"
 command -v python3 >/dev/null || die "python3 is required"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Stops everything sandbox-up.sh (and make demo) started. Safe to run twice.
+# Stops everything sandbox-up.sh, mesh-up.sh (and make demo) started. Safe to run twice.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sandbox=${SANDBOX_DIR:-$repo/.sandbox}
 for pidfile in "$sandbox"/demo/*.pid; do
   [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile"
 done
+"$repo/scripts/mesh-down.sh" # before the API server it watches
 "$repo/scripts/kube-down.sh"
 "$repo/scripts/registry-down.sh"
 # The second registry that promotion copies into (sandbox/promote.py).

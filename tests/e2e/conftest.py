@@ -10,11 +10,27 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.local_stack import REPO, SECRETS, WASM_PLUGINS, Sandbox, configure, local_stack, push_plugin
+from sandbox.local_stack import (
+    REPO,
+    SECRETS,
+    WASM_PLUGINS,
+    Sandbox,
+    build_plugin_variant,
+    configure,
+    local_stack,
+    push_plugin,
+)
 from sandbox.pulumi_cli import LocalStack
 
 NAMESPACE = "e2e-wasm"
 REPOSITORY = "test-oci/e2e-header-authorization"
+PLUGIN_V2_BODY = "Forbidden by ASM Wasm Plugin (v2)"
+
+
+@pytest.fixture(scope="session")
+def plugin_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second build of the plugin (another deny body): what a new release looks like."""
+    return build_plugin_variant(tmp_path_factory.mktemp("plugin-v2"), PLUGIN_V2_BODY)
 
 
 @dataclass
@@ -48,10 +64,10 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def clean_namespace(sb: Sandbox) -> None:
-    """Deletes the objects an earlier, interrupted run may have left in the e2e namespace."""
-    for path in (WASM_PLUGINS.format(ns=NAMESPACE, name="header-authorization"),
-                 SECRETS.format(ns=NAMESPACE, name="wasm-secret")):
+def clean_namespace(sb: Sandbox, namespace: str = NAMESPACE, plugin: str = "header-authorization",
+                    secret: str = "wasm-secret") -> None:
+    """Deletes the WasmPlugin and Secret an earlier, interrupted run may have left behind."""
+    for path in (WASM_PLUGINS.format(ns=namespace, name=plugin), SECRETS.format(ns=namespace, name=secret)):
         status = sb.api.request("DELETE", path).status
         if status not in (200, 202, 404):
             raise RuntimeError(f"could not delete {path}: HTTP {status}")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from sandbox.local_stack import REPO, SECRETS, WASM_PLUGINS, gateway, pull_like_istio, push_plugin, read_back, step5
-from tests.e2e.conftest import E2E, NAMESPACE, REPOSITORY
+from tests.e2e.conftest import E2E, NAMESPACE, PLUGIN_V2_BODY, REPOSITORY
 
 PLUGIN_TYPE = "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin"
 SECRET_TYPE = "kubernetes:core/v1:Secret"
@@ -90,14 +89,8 @@ def test_policy_pack_blocks_fail_open(e2e: E2E) -> None:
     assert e2e.stack.preview("--policy-pack", str(REPO / "policy")).json()["changeSummary"] == {"same": 10}
 
 
-def test_new_plugin_source_rolls_out_a_new_digest(e2e: E2E, tmp_path: Path) -> None:
-    source = tmp_path / "plugin"
-    shutil.copytree(REPO / "plugin", source, ignore=shutil.ignore_patterns("plugin.wasm"))
-    config_go = source / "internal" / "headerauth" / "config.go"
-    config_go.write_text(config_go.read_text().replace('"Forbidden by ASM Wasm Plugin"',
-                                                       '"Forbidden by ASM Wasm Plugin (v2)"'))
-    subprocess.run([str(source / "build.sh")], check=True)
-    pushed = push_plugin(e2e.sb, source / "plugin.wasm", repository=REPOSITORY, tag="v0.0.2")
+def test_new_plugin_source_rolls_out_a_new_digest(e2e: E2E, plugin_v2: Path) -> None:
+    pushed = push_plugin(e2e.sb, plugin_v2, repository=REPOSITORY, tag="v0.0.2")
     assert pushed.ref != e2e.image_ref
 
     e2e.config(imageRef=pushed.ref)
@@ -106,7 +99,7 @@ def test_new_plugin_source_rolls_out_a_new_digest(e2e: E2E, tmp_path: Path) -> N
     assert applied.wasm_plugin["spec"]["url"] == f"oci://{pushed.ref}"
     pull_like_istio(e2e.sb, applied, e2e.workdir / "v2.wasm")
     with gateway(applied, e2e.workdir / "v2.wasm", e2e.workdir / "envoy-2") as envoy:
-        assert envoy.get("/status/418").body == b"Forbidden by ASM Wasm Plugin (v2)"
+        assert envoy.get("/status/418").body == PLUGIN_V2_BODY.encode()
     e2e.image_ref = pushed.ref
 
 

@@ -1,8 +1,9 @@
 // Command istio-crd prints one CustomResourceDefinition, as JSON, from the CRD
 // bundle that ships in the istio.io/api module
-// (kubernetes/customresourcedefinitions.gen.yaml).
+// (kubernetes/customresourcedefinitions.gen.yaml); with -all, every CRD of the
+// bundle as one JSON array (what istiod watches, for the mesh sandbox).
 //
-//	istio-crd -bundle FILE [-name wasmplugins.extensions.istio.io] [-o OUT]
+//	istio-crd -bundle FILE [-name wasmplugins.extensions.istio.io | -all] [-o OUT]
 //
 // JSON is what the API server takes as a request body, and what a client
 // without a YAML parser can read.
@@ -25,30 +26,36 @@ import (
 func main() {
 	bundle := flag.String("bundle", "", "path to the CRD bundle (multi-document YAML)")
 	name := flag.String("name", "wasmplugins.extensions.istio.io", "metadata.name of the CRD to print")
+	all := flag.Bool("all", false, "print every CRD of the bundle as a JSON array (instead of -name)")
 	out := flag.String("o", "-", "output file, - for stdout")
 	flag.Parse()
 	if *bundle == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: istio-crd -bundle FILE [-name NAME] [-o OUT]")
+		fmt.Fprintln(os.Stderr, "usage: istio-crd -bundle FILE [-name NAME | -all] [-o OUT]")
 		os.Exit(2)
 	}
-	if err := run(*bundle, *name, *out); err != nil {
+	if err := run(*bundle, *name, *all, *out); err != nil {
 		fmt.Fprintf(os.Stderr, "istio-crd: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(bundlePath, name, outPath string) error {
+func run(bundlePath, name string, all bool, outPath string) error {
 	data, err := os.ReadFile(bundlePath)
 	if err != nil {
 		return err
 	}
-	crd, err := findCRD(data, name)
+	var selected any
+	if all {
+		selected, err = allCRDs(data)
+	} else {
+		selected, err = findCRD(data, name)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", bundlePath, err)
 	}
-	encoded, err := json.MarshalIndent(crd, "", "  ")
+	encoded, err := json.MarshalIndent(selected, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encoding %s as JSON: %w", name, err)
+		return fmt.Errorf("encoding the CRDs of %s as JSON: %w", bundlePath, err)
 	}
 	encoded = append(encoded, '\n')
 	if outPath == "-" {
@@ -58,33 +65,50 @@ func run(bundlePath, name, outPath string) error {
 	return os.WriteFile(outPath, encoded, 0o644)
 }
 
-// findCRD returns the one CustomResourceDefinition named name in a
-// multi-document YAML stream.
-func findCRD(data []byte, name string) (map[string]any, error) {
+// allCRDs returns the CustomResourceDefinitions of a multi-document YAML
+// stream, in bundle order; other documents are skipped.
+func allCRDs(data []byte) ([]map[string]any, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var found map[string]any
-	var names []string
+	var crds []map[string]any
 	for i := 0; ; i++ {
 		var doc map[string]any
 		if err := dec.Decode(&doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return crds, nil
 			}
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		if doc == nil || doc["kind"] != "CustomResourceDefinition" {
-			continue
+		if doc != nil && doc["kind"] == "CustomResourceDefinition" {
+			crds = append(crds, doc)
 		}
-		meta, _ := doc["metadata"].(map[string]any)
-		docName, _ := meta["name"].(string)
-		names = append(names, docName)
-		if docName != name {
+	}
+}
+
+// crdName is metadata.name of a decoded CRD ("" when absent).
+func crdName(crd map[string]any) string {
+	meta, _ := crd["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	return name
+}
+
+// findCRD returns the one CustomResourceDefinition named name in a
+// multi-document YAML stream.
+func findCRD(data []byte, name string) (map[string]any, error) {
+	crds, err := allCRDs(data)
+	if err != nil {
+		return nil, err
+	}
+	var found map[string]any
+	var names []string
+	for _, crd := range crds {
+		names = append(names, crdName(crd))
+		if crdName(crd) != name {
 			continue
 		}
 		if found != nil {
 			return nil, fmt.Errorf("CRD %q appears more than once", name)
 		}
-		found = doc
+		found = crd
 	}
 	if found == nil {
 		sort.Strings(names)

@@ -53,3 +53,17 @@ func TestFindCRDRejectsDuplicates(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestAllCRDsKeepsBundleOrderAndSkipsOtherDocuments(t *testing.T) {
+	crds, err := allCRDs([]byte(bundle + "---\nkind: ConfigMap\nmetadata:\n  name: not-a-crd\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, crd := range crds {
+		names = append(names, crdName(crd))
+	}
+	if got := strings.Join(names, ","); got != "a.example.io,wasmplugins.extensions.istio.io" {
+		t.Fatalf("names = %s", got)
+	}
+}

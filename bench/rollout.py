@@ -1,0 +1,96 @@
+"""Rollout time through the real mesh: from the start of `pulumi up` to the gateway's new behaviour.
+
+On the mesh sandbox (sandbox/mesh.py: istiod + an `istio: ingressgateway`), a stack of its own
+alternates between two builds of the plugin that deny with different bodies. Each round changes
+`imageRef`, runs `pulumi up`, and polls the gateway every 20 ms until a denied request carries the
+new body: istiod's push, the agent's pull from the registry (TLS, the pull Secret), V8's compile,
+Envoy's extension config update, all in the figure. The first round also times the plugin's
+first arrival (no WasmPlugin before it).
+
+    make demo   # or scripts/sandbox-up.sh && scripts/mesh-up.sh
+    venv/bin/python -m bench.rollout                # 6 rounds
+    venv/bin/python -m bench.rollout --rounds 10
+
+Writes results/rollout-<timestamp>.{json,md}; destroys its stack at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.report import load_average, machine_info, results_dir, timestamp
+from sandbox import mesh as mesh_sandbox
+from sandbox.local_stack import Sandbox, build_plugin_variant, configure, local_stack, push_plugin
+from sandbox.mesh import Rollout, time_rollout
+
+PLUGIN = "bench-rollout"
+REPOSITORY = "test-oci/bench-rollout"
+BODIES = ("Forbidden by ASM Wasm Plugin (build A)", "Forbidden by ASM Wasm Plugin (build B)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=6, help="rollouts after the first arrival (default 6)")
+    args = parser.parse_args(argv)
+
+    sb = Sandbox.running()
+    mesh = mesh_sandbox.Mesh.running()
+    work = Path(tempfile.mkdtemp(prefix="rollout-"))
+    refs = []
+    for i, body in enumerate(BODIES):
+        wasm = build_plugin_variant(work / f"build-{i}", body)
+        refs.append(push_plugin(sb, wasm, repository=REPOSITORY, tag=f"build-{i}").ref)
+    stack = local_stack(sb, state_dir=work / "pulumi")
+    configure(stack, sb, refs[0], {"pluginName": PLUGIN, "pullSecretName": f"{PLUGIN}-secret"})
+
+    results: list[tuple[str, Rollout]] = []
+    try:
+        first = time_rollout(mesh, stack.up, lambda status, body: body == BODIES[0].encode())
+        results.append(("first arrival", first))
+        print(f"first arrival: up {first.applied_after:.2f}s, gateway {first.seen_after:.2f}s", flush=True)
+        for n in range(args.rounds):
+            target = (n + 1) % 2
+            stack.set_config({"imageRef": refs[target]})
+            want = BODIES[target].encode()
+            r = time_rollout(mesh, stack.up, lambda status, body, want=want: body == want)
+            results.append((f"round {n + 1}", r))
+            print(f"round {n + 1}: up {r.applied_after:.2f}s, gateway {r.seen_after:.2f}s", flush=True)
+    finally:
+        stack.destroy(check=False)
+
+    rounds = [r for label, r in results if label != "first arrival"]
+    seen = [r.seen_after for r in rounds]
+    applied = [r.applied_after for r in rounds]
+    lag = [r.seen_after - r.applied_after for r in rounds]
+    summary = {
+        "rounds": len(rounds),
+        "seen_median_s": statistics.median(seen), "seen_min_s": min(seen), "seen_max_s": max(seen),
+        "up_median_s": statistics.median(applied),
+        "after_up_median_s": statistics.median(lag), "after_up_min_s": min(lag), "after_up_max_s": max(lag),
+    }
+    name = f"rollout-{timestamp()}"
+    out = results_dir()
+    doc = {"machine": machine_info(), "load_average_after": load_average(), "summary": summary,
+           "runs": [{"label": label, **asdict(r)} for label, r in results]}
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    lines = [f"# {name}", "", "| run | pulumi up s | new behaviour at the gateway s |", "| --- | --- | --- |"]
+    lines += [f"| {label} | {r.applied_after:.2f} | {r.seen_after:.2f} |" for label, r in results]
+    text = (f"rollout of a new build, {len(rounds)} rounds: the gateway answered with it "
+            f"{summary['seen_median_s']:.2f}s (median; {summary['seen_min_s']:.2f} to {summary['seen_max_s']:.2f}) "
+            f"after `pulumi up` started; pulumi up took {summary['up_median_s']:.2f}s, the mesh "
+            f"{summary['after_up_median_s']:.2f}s more ({summary['after_up_min_s']:.2f} to "
+            f"{summary['after_up_max_s']:.2f})")
+    (out / f"{name}.md").write_text("\n".join([*lines, "", text, ""]))
+    print(text)
+    print(f"written: {out / name}.json, .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

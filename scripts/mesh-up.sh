@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Starts the real mesh path on the sandbox: istiod (pilot-discovery) against the
+# sandbox's API server and an `istio: ingressgateway` (pilot-agent driving the
+# PyPI Envoy) routing to httpbin. Needs scripts/sandbox-up.sh first, the venv
+# (make venv) and root; builds Istio on first use (scripts/build-istio.sh, a few
+# minutes, then cached). Details: sandbox/mesh.py. Reuses a running mesh.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+py=${PYTHON:-$repo/venv/bin/python}
+[[ -x $py ]] || { echo "mesh-up: error: $py is missing: run make venv (or set PYTHON)" >&2; exit 1; }
+cd "$repo"
+exec "$py" -m sandbox.mesh up
