@@ -71,9 +71,11 @@ soak: venv plugin
 	$(PY) -m bench.soak
 compat: venv plugin
 	$(PY) -m bench.compat
-# On a running mesh (make demo first): pulumi up -> new build at the gateway.
+# pulumi up -> a new build at the mesh gateway, on a sandbox of its own.
 rollout: venv tools plugin
-	source $(TOOLS_ENV) && $(PY) -m bench.rollout
+	source $(TOOLS_ENV) && SANDBOX_DIR=$(SANDBOX_DIR)/bench scripts/sandbox-up.sh
+	rc=0; source $(TOOLS_ENV) && SANDBOX_DIR=$(SANDBOX_DIR)/bench $(PY) -m bench.rollout || rc=$$?; \
+	  SANDBOX_DIR=$(SANDBOX_DIR)/bench scripts/sandbox-down.sh; exit $$rc
 
 # Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine, and
 # istiod + gateway (tests/e2e/test_mesh.py starts the mesh; sandbox-down.sh stops it).

@@ -7,9 +7,8 @@ new body: istiod's push, the agent's pull from the registry (TLS, the pull Secre
 Envoy's extension config update, all in the figure. The first round also times the plugin's
 first arrival (no WasmPlugin before it).
 
-    make demo   # or scripts/sandbox-up.sh && scripts/mesh-up.sh
-    venv/bin/python -m bench.rollout                # 6 rounds
-    venv/bin/python -m bench.rollout --rounds 10
+    make rollout                                    # on a sandbox of its own ($SANDBOX_DIR/bench), then stopped
+    venv/bin/python -m bench.rollout --rounds 10    # on the running sandbox (scripts/sandbox-up.sh); starts the mesh
 
 Writes results/rollout-<timestamp>.{json,md}; destroys its stack at the end.
 """
@@ -40,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sb = Sandbox.running()
-    mesh = mesh_sandbox.Mesh.running()
+    mesh = mesh_sandbox.up(sb)
+    if others := mesh_sandbox.other_wasm_plugins(sb.api, PLUGIN):
+        print(f"rollout: error: WasmPlugins {others} in {mesh_sandbox.NAMESPACE} act on the gateway too and would "
+              f"answer first; run on a sandbox without them (make rollout uses its own)", file=sys.stderr)
+        return 1
     work = Path(tempfile.mkdtemp(prefix="rollout-"))
     refs = []
     for i, body in enumerate(BODIES):

@@ -326,6 +326,14 @@ def gateway_token(api: KubeApi) -> str:
     return str(resp.json()["status"]["token"])
 
 
+def other_wasm_plugins(api: KubeApi, ours: str) -> list[str]:
+    """WasmPlugins in the root namespace besides ours: each would act on the gateway too."""
+    listed = api.request("GET", f"/apis/extensions.istio.io/v1alpha1/namespaces/{NAMESPACE}/wasmplugins")
+    if listed.status != 200:
+        raise MeshError(f"listing WasmPlugins in {NAMESPACE}: HTTP {listed.status}: {listed.message}")
+    return [i["metadata"]["name"] for i in listed.json().get("items", []) if i["metadata"]["name"] != ours]
+
+
 def routing_objects(gateway_port: int, httpbin_port: int) -> list[tuple[str, dict[str, Any]]]:
     """Gateway, VirtualService, ServiceEntry and DestinationRule: the gateway's route to httpbin."""
     base = f"/apis/networking.istio.io/v1/namespaces/{NAMESPACE}"

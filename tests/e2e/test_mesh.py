@@ -40,19 +40,13 @@ class MeshE2E:
     workdir: Path
 
 
-def foreign_wasm_plugins(sb: Sandbox) -> list[str]:
-    listed = sb.api.request("GET", f"/apis/extensions.istio.io/v1alpha1/namespaces/{mesh_sandbox.NAMESPACE}"
-                                   "/wasmplugins").json()
-    return [i["metadata"]["name"] for i in listed.get("items", []) if i["metadata"]["name"] != PLUGIN]
-
-
 @pytest.fixture(scope="module")
 def mesh_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshE2E]:
     sb = Sandbox.running()
     mesh = mesh_sandbox.up(sb)
     clean_namespace(sb, mesh_sandbox.NAMESPACE, PLUGIN, SECRET)
     # Every WasmPlugin in the root namespace applies to the gateway; another one would answer first.
-    if others := foreign_wasm_plugins(sb):
+    if others := mesh_sandbox.other_wasm_plugins(sb.api, PLUGIN):
         pytest.fail(f"WasmPlugins {others} in {mesh_sandbox.NAMESPACE} would act on the sandbox gateway too; "
                     f"delete them, or run on a fresh SANDBOX_DIR (now {sb.root})")
     workdir = tmp_path_factory.mktemp("mesh")
