@@ -386,10 +386,11 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def up(sb: Sandbox, root: Path | None = None) -> Mesh:
+def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
+    """Starts the mesh, or reuses a running one unless fresh (then its gateway's Wasm cache is empty)."""
     root = root or sb.root / "mesh"
     root.mkdir(parents=True, exist_ok=True)
-    if all(running_pid(root, n) is not None for n in ("httpbin", "istiod", "gateway")):
+    if not fresh and all(running_pid(root, n) is not None for n in ("httpbin", "istiod", "gateway")):
         mesh = Mesh.running(root)
         if _answers(mesh.gateway_url):
             return mesh
@@ -466,7 +467,9 @@ def _start_gateway(sb: Sandbox, root: Path, bins: Binaries, ports: dict[str, int
     token_file.write_text(token)
     token_file.chmod(0o600)
     (workdir / "etc" / "istio" / "proxy").mkdir(parents=True, exist_ok=True)
-    (root / "varlib" / "istio" / "data").mkdir(parents=True, exist_ok=True)
+    # A new agent starts with an empty Wasm cache, so every module it runs is one it pulled.
+    shutil.rmtree(root / "varlib", ignore_errors=True)
+    (root / "varlib" / "istio" / "data").mkdir(parents=True)
     # The bootstrap template ships in the module, not at the image path the agent defaults to.
     template = root / "envoy_bootstrap.json"
     shutil.copyfile(bins.istio_source / "tools" / "packaging" / "common" / "envoy_bootstrap.json", template)

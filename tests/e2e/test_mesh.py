@@ -43,8 +43,10 @@ class MeshE2E:
 @pytest.fixture(scope="module")
 def mesh_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshE2E]:
     sb = Sandbox.running()
-    mesh = mesh_sandbox.up(sb)
+    sb.api.ensure_namespace(mesh_sandbox.NAMESPACE)
     clean_namespace(sb, mesh_sandbox.NAMESPACE, PLUGIN, SECRET)
+    # Fresh: a gateway whose Wasm cache holds nothing from an earlier run, so every module is pulled.
+    mesh = mesh_sandbox.up(sb, fresh=True)
     # Every WasmPlugin in the root namespace applies to the gateway; another one would answer first.
     if others := mesh_sandbox.other_wasm_plugins(sb.api, PLUGIN):
         pytest.fail(f"WasmPlugins {others} in {mesh_sandbox.NAMESPACE} would act on the sandbox gateway too; "
