@@ -6,10 +6,10 @@
 // branch: the newest the module proxy serves whose go.mod needs at most Go
 // 1.26. Its go.mod has no replace directives, so none are copied here.
 // It requires istio.io/api at the v1.31.0 commit (b943409680a7); the sandbox
-// installs CRDs from istio.io/api v1.32.0 (tools/istio-crd), a newer release
-// of the same API whose CRD schemas are a superset, so istiod's typed clients
-// read them. tools.go pins both main packages, so `go mod tidy` keeps what
-// they import.
+// installs CRDs from the istio.io/api v1.31.0 tag (tools/istio-crd), whose CRD
+// bundle is byte for byte the one at that commit, so istiod and the API server
+// agree on every schema. tools.go pins both main packages, so `go mod tidy`
+// keeps what they import.
 module asmwasm.local/tools/istio
 
 go 1.26.0
