@@ -42,9 +42,10 @@ preview: venv tools plugin
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	test -z "$$(gofmt -l plugin tools tests/compat/canary)" || { gofmt -l plugin tools tests/compat/canary; exit 1; }
+	test -z "$$(gofmt -l plugin tools tests/compat/canary bench/rawabi)" || { gofmt -l plugin tools tests/compat/canary bench/rawabi; exit 1; }
 	for m in plugin tools/ocitool tools/pulumi tools/istio-crd tools/kube; do (cd $$m && go vet ./...); done
 	cd tests/compat/canary && GOOS=wasip1 GOARCH=wasm go vet ./...
+	cd bench/rawabi && GOOS=wasip1 GOARCH=wasm go vet ./...
 	scripts/lint-workflows.sh
 
 test-go: plugin
