@@ -50,7 +50,8 @@ lint: venv
 
 test-go: plugin
 	cd plugin && go test ./...
-	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s
+	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 10s
+	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzParseConfigMatchesReference -fuzztime 10s
 	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzDecide -fuzztime 10s
 	cd tools/ocitool && go test ./...
 	cd tools/istio-crd && go test ./...

@@ -5,11 +5,8 @@ package headerauth
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -81,15 +78,28 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("plugin configuration key %q: %s, want %s", e.Key, e.Got, e.Want)
 }
 
-// rawConfig keeps each value undecoded so that every key gets its own check
-// and its own message; json.RawMessage also sees an explicit null, which a
-// plain string field would silently ignore.
+// rawConfig holds each known key's value as written (nil when the key is
+// absent), so that every key gets its own check and its own message, and an
+// explicit null is seen rather than skipped.
 type rawConfig struct {
-	Header          json.RawMessage `json:"header"`
-	Value           json.RawMessage `json:"value"`
-	DenyStatus      json.RawMessage `json:"denyStatus"`
-	DenyBody        json.RawMessage `json:"denyBody"`
-	DenyContentType json.RawMessage `json:"denyContentType"`
+	header, value, denyStatus, denyBody, denyContentType []byte
+}
+
+// slot is where the value of key goes, or nil for a key that is not known.
+func (c *rawConfig) slot(key string) *[]byte {
+	switch key {
+	case KeyHeader:
+		return &c.header
+	case KeyValue:
+		return &c.value
+	case KeyDenyStatus:
+		return &c.denyStatus
+	case KeyDenyBody:
+		return &c.denyBody
+	case KeyDenyContentType:
+		return &c.denyContentType
+	}
+	return nil
 }
 
 // ParseConfig validates the JSON plugin configuration. Empty input (or only
@@ -97,57 +107,66 @@ type rawConfig struct {
 // must then refuse to start rather than guess.
 func ParseConfig(data []byte) (Config, error) {
 	cfg := Default()
+	// This also drops Unicode spaces (\v, U+00A0, ...) around the document,
+	// which JSON itself would refuse; it always did, so it still does.
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return cfg, nil
 	}
 
-	var raw rawConfig
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return Config{}, decodeError(err)
-	}
-	// encoding/json accepts a key in any letter case and lets a repeated key
-	// win silently; keys here are exact, so check the spelling as written.
-	if err := checkKeys(data); err != nil {
+	// The whole first value is checked before anything it says is looked at,
+	// so that a syntax error is reported whatever comes before it.
+	r := reader{data: data}
+	var members []member
+	if err := r.value(&members); err != nil {
 		return Config{}, err
 	}
+	if data[0] != '{' {
+		return Config{}, notAnObject(data[0])
+	}
+	raw, err := collectKeys(members)
+	if err != nil {
+		return Config{}, err
+	}
+	// Only after the keys, which is when the encoding/json version looked.
+	r.space()
+	if r.off < len(data) {
+		return Config{}, &ConfigError{Got: "data after the JSON object", Want: wantObject}
+	}
 
-	var err error
-	if raw.Header != nil {
-		if cfg.Header, err = decodeString(KeyHeader, raw.Header, wantHeader); err != nil {
+	if raw.header != nil {
+		if cfg.Header, err = decodeString(KeyHeader, raw.header, wantHeader); err != nil {
 			return Config{}, err
 		}
 		if !isToken(cfg.Header) {
-			return Config{}, &ConfigError{Key: KeyHeader, Got: "got " + describe(raw.Header), Want: wantHeader}
+			return Config{}, &ConfigError{Key: KeyHeader, Got: "got " + describe(raw.header), Want: wantHeader}
 		}
 		cfg.Header = strings.ToLower(cfg.Header)
 	}
-	if raw.Value != nil {
-		if cfg.Value, err = decodeString(KeyValue, raw.Value, wantValue); err != nil {
+	if raw.value != nil {
+		if cfg.Value, err = decodeString(KeyValue, raw.value, wantValue); err != nil {
 			return Config{}, err
 		}
 		if !isFieldValue(cfg.Value) {
-			return Config{}, &ConfigError{Key: KeyValue, Got: "got " + describe(raw.Value), Want: wantValue}
+			return Config{}, &ConfigError{Key: KeyValue, Got: "got " + describe(raw.value), Want: wantValue}
 		}
 	}
-	if raw.DenyStatus != nil {
-		if cfg.DenyStatus, err = decodeStatus(raw.DenyStatus); err != nil {
+	if raw.denyStatus != nil {
+		if cfg.DenyStatus, err = decodeStatus(raw.denyStatus); err != nil {
 			return Config{}, err
 		}
 	}
-	if raw.DenyBody != nil {
-		if cfg.DenyBody, err = decodeString(KeyDenyBody, raw.DenyBody, wantBody); err != nil {
+	if raw.denyBody != nil {
+		if cfg.DenyBody, err = decodeString(KeyDenyBody, raw.denyBody, wantBody); err != nil {
 			return Config{}, err
 		}
 	}
-	if raw.DenyContentType != nil {
-		if cfg.DenyContentType, err = decodeString(KeyDenyContentType, raw.DenyContentType, wantContentType); err != nil {
+	if raw.denyContentType != nil {
+		if cfg.DenyContentType, err = decodeString(KeyDenyContentType, raw.denyContentType, wantContentType); err != nil {
 			return Config{}, err
 		}
 		if !isFieldValue(cfg.DenyContentType) {
-			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + describe(raw.DenyContentType), Want: wantContentType}
+			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + describe(raw.denyContentType), Want: wantContentType}
 		}
 	}
 	return cfg, nil
@@ -162,86 +181,74 @@ const (
 	wantStatus      = "an integer from 200 to 599"
 )
 
-func decodeError(err error) error {
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntaxErr):
-		return &ConfigError{Got: fmt.Sprintf("invalid JSON at byte %d (%v)", syntaxErr.Offset, err), Want: wantObject}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &ConfigError{Got: "truncated JSON", Want: wantObject}
-	case errors.As(err, &typeErr):
-		// Every field is a json.RawMessage, so only the document itself can
-		// have the wrong type.
-		return &ConfigError{Got: "got a JSON " + typeErr.Value, Want: wantObject}
+// notAnObject refuses a document that is a JSON value but not an object,
+// given its first byte.
+func notAnObject(first byte) error {
+	got := "got a JSON number"
+	switch first {
+	case 'n':
+		got = "got null"
+	case 't', 'f':
+		got = "got a JSON bool"
+	case '"':
+		got = "got a JSON string"
+	case '[':
+		got = "got a JSON array"
 	}
-	// encoding/json has no typed error for DisallowUnknownFields.
-	if rest, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if key, uerr := strconv.Unquote(rest); uerr == nil {
-			return unknownKey(key)
+	return &ConfigError{Got: got, Want: wantObject}
+}
+
+// collectKeys files the top-level members under their keys, refusing an
+// unknown key and a key given twice. Which key a refusal names follows the
+// encoding/json version of this parser: first a key that matches no known
+// key even ignoring letter case (as its DisallowUnknownFields found them),
+// and only then, in document order, a wrongly cased or repeated one.
+func collectKeys(members []member) (rawConfig, error) {
+	for _, m := range members {
+		if !slices.ContainsFunc(allKeys, func(k string) bool { return strings.EqualFold(k, m.key) }) {
+			return rawConfig{}, unknownKey(m.key)
 		}
 	}
-	return &ConfigError{Got: err.Error(), Want: wantObject}
+	var raw rawConfig
+	for _, m := range members {
+		slot := raw.slot(m.key)
+		if slot == nil {
+			return rawConfig{}, unknownKey(m.key)
+		}
+		if *slot != nil { // a value as written is never empty
+			return rawConfig{}, &ConfigError{Key: m.key, Got: "key given twice", Want: "each key at most once"}
+		}
+		*slot = m.value
+	}
+	return raw, nil
 }
 
 func unknownKey(key string) error {
 	return &ConfigError{Key: key, Got: "unknown key", Want: "one of " + strings.Join(allKeys, ", ") + " (case-sensitive)"}
 }
 
-// checkKeys walks the top-level keys of an object that already decoded
-// once, so syntax errors are not expected here but are still reported.
-func checkKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return &ConfigError{Got: "got " + describe(data), Want: wantObject}
-	}
-	seen := make(map[string]bool, len(allKeys))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return &ConfigError{Got: "invalid JSON (" + err.Error() + ")", Want: wantObject}
-		}
-		key, _ := tok.(string)
-		known := false
-		for _, k := range allKeys {
-			known = known || k == key
-		}
-		if !known {
-			return unknownKey(key)
-		}
-		if seen[key] {
-			return &ConfigError{Key: key, Got: "key given twice", Want: "each key at most once"}
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return &ConfigError{Key: key, Got: "invalid JSON (" + err.Error() + ")", Want: wantObject}
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return &ConfigError{Got: "invalid JSON (" + err.Error() + ")", Want: wantObject}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &ConfigError{Got: "data after the JSON object", Want: wantObject}
-	}
-	return nil
-}
-
-func decodeString(key string, raw json.RawMessage, want string) (string, error) {
-	var s string
-	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+func decodeString(key string, raw []byte, want string) (string, error) {
+	if raw[0] != '"' {
 		return "", &ConfigError{Key: key, Got: "got " + describe(raw), Want: want}
 	}
-	return s, nil
+	return unquote(raw), nil
 }
 
-func decodeStatus(raw json.RawMessage) (uint32, error) {
-	var n int64
-	// A JSON number such as 403.0 or 4e2 fails here, as it should.
-	if err := json.Unmarshal(raw, &n); err != nil || raw[0] == 'n' || n < MinDenyStatus || n > MaxDenyStatus {
-		return 0, &ConfigError{Key: KeyDenyStatus, Got: "got " + describe(raw), Want: wantStatus}
+// decodeStatus takes only an integer literal: 403.0 and 4e2 are refused.
+func decodeStatus(raw []byte) (uint32, error) {
+	refused := &ConfigError{Key: KeyDenyStatus, Got: "got " + describe(raw), Want: wantStatus}
+	var n uint32
+	for _, c := range raw {
+		// Stopping once n is past the range keeps a long literal from overflowing.
+		if !isDigit(c) || n > MaxDenyStatus {
+			return 0, refused
+		}
+		n = n*10 + uint32(c-'0')
 	}
-	return uint32(n), nil
+	if n < MinDenyStatus || n > MaxDenyStatus {
+		return 0, refused
+	}
+	return n, nil
 }
 
 // describe names a raw JSON value's kind and shows it, shortened and on one

@@ -20,39 +20,41 @@ func TestParseConfigEmptyGivesDefaults(t *testing.T) {
 	}
 }
 
-func TestParseConfigAccepts(t *testing.T) {
-	cases := []struct {
-		name string
-		in   string
-		want Config
-	}{
-		{
-			name: "every key",
-			in: `{"header": "x-api-key", "value": "s3cr3t", "denyStatus": 401,
+// acceptCases and refuseCases also seed FuzzParseConfigMatchesReference.
+var acceptCases = []struct {
+	name string
+	in   string
+	want Config
+}{
+	{
+		name: "every key",
+		in: `{"header": "x-api-key", "value": "s3cr3t", "denyStatus": 401,
 				"denyBody": "no", "denyContentType": "application/json"}`,
-			want: Config{Header: "x-api-key", Value: "s3cr3t", DenyStatus: 401, DenyBody: "no", DenyContentType: "application/json"},
-		},
-		{
-			name: "header name is lower-cased",
-			in:   `{"header": "X-Allow"}`,
-			want: with(func(c *Config) { c.Header = "x-allow" }),
-		},
-		{
-			name: "value keeps its case",
-			in:   `{"value": "Yes"}`,
-			want: with(func(c *Config) { c.Value = "Yes" }),
-		},
-		{
-			name: "value with inner space and non-ASCII",
-			in:   `{"value": "oui d\u00e9j\u00e0"}`,
-			want: with(func(c *Config) { c.Value = "oui déjà" }),
-		},
-		{name: "lowest status", in: `{"denyStatus": 200}`, want: with(func(c *Config) { c.DenyStatus = 200 })},
-		{name: "highest status", in: `{"denyStatus": 599}`, want: with(func(c *Config) { c.DenyStatus = 599 })},
-		{name: "empty body", in: `{"denyBody": ""}`, want: with(func(c *Config) { c.DenyBody = "" })},
-		{name: "body with newlines", in: `{"denyBody": "a\nb"}`, want: with(func(c *Config) { c.DenyBody = "a\nb" })},
-	}
-	for _, c := range cases {
+		want: Config{Header: "x-api-key", Value: "s3cr3t", DenyStatus: 401, DenyBody: "no", DenyContentType: "application/json"},
+	},
+	{
+		name: "header name is lower-cased",
+		in:   `{"header": "X-Allow"}`,
+		want: with(func(c *Config) { c.Header = "x-allow" }),
+	},
+	{
+		name: "value keeps its case",
+		in:   `{"value": "Yes"}`,
+		want: with(func(c *Config) { c.Value = "Yes" }),
+	},
+	{
+		name: "value with inner space and non-ASCII",
+		in:   `{"value": "oui d\u00e9j\u00e0"}`,
+		want: with(func(c *Config) { c.Value = "oui déjà" }),
+	},
+	{name: "lowest status", in: `{"denyStatus": 200}`, want: with(func(c *Config) { c.DenyStatus = 200 })},
+	{name: "highest status", in: `{"denyStatus": 599}`, want: with(func(c *Config) { c.DenyStatus = 599 })},
+	{name: "empty body", in: `{"denyBody": ""}`, want: with(func(c *Config) { c.DenyBody = "" })},
+	{name: "body with newlines", in: `{"denyBody": "a\nb"}`, want: with(func(c *Config) { c.DenyBody = "a\nb" })},
+}
+
+func TestParseConfigAccepts(t *testing.T) {
+	for _, c := range acceptCases {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := ParseConfig([]byte(c.in))
 			if err != nil || got != c.want {
@@ -68,56 +70,57 @@ func with(edit func(*Config)) Config {
 	return c
 }
 
+var refuseCases = []struct {
+	in string
+	// key is the ConfigError's Key ("" for the document as a whole).
+	key string
+}{
+	{`{"headr": "allow"}`, "headr"},
+	{`{"Header": "allow"}`, "Header"},
+	{`{"header": "allow", "extra": 1}`, "extra"},
+	{`{"": 1}`, ""},
+	{`{"header": ""}`, KeyHeader},
+	{`{"header": " allow"}`, KeyHeader},
+	{`{"header": "allow:"}`, KeyHeader},
+	{`{"header": ":authority"}`, KeyHeader},
+	{`{"header": "x\u00e9"}`, KeyHeader},
+	{`{"header": 1}`, KeyHeader},
+	{`{"header": null}`, KeyHeader},
+	{`{"header": ["allow"]}`, KeyHeader},
+	{`{"value": ""}`, KeyValue},
+	{`{"value": " true"}`, KeyValue},
+	{`{"value": "true\t"}`, KeyValue},
+	{`{"value": "tr\u0000ue"}`, KeyValue},
+	{`{"value": "tr\rue"}`, KeyValue},
+	{`{"value": true}`, KeyValue},
+	{`{"denyStatus": 99}`, KeyDenyStatus},
+	{`{"denyStatus": 199}`, KeyDenyStatus},
+	{`{"denyStatus": 600}`, KeyDenyStatus},
+	{`{"denyStatus": -403}`, KeyDenyStatus},
+	{`{"denyStatus": 403.0}`, KeyDenyStatus},
+	{`{"denyStatus": 4e2}`, KeyDenyStatus},
+	{`{"denyStatus": 99999999999999999999}`, KeyDenyStatus},
+	{`{"denyStatus": "403"}`, KeyDenyStatus},
+	{`{"denyStatus": null}`, KeyDenyStatus},
+	{`{"denyBody": 1}`, KeyDenyBody},
+	{`{"denyBody": null}`, KeyDenyBody},
+	{`{"denyContentType": ""}`, KeyDenyContentType},
+	{`{"denyContentType": "text/plain\r\nx-injected: 1"}`, KeyDenyContentType},
+	{`{"denyStatus": 401, "denyStatus": 402}`, KeyDenyStatus},
+	{`null`, ""},
+	{`[]`, ""},
+	{`"allow"`, ""},
+	{`42`, ""},
+	{`{`, ""},
+	{`{"header": "allow",}`, ""},
+	{`{"header": "allow"} x`, ""},
+	{`{} {}`, ""},
+	{`allow: true`, ""},
+	{"\xff", ""},
+}
+
 func TestParseConfigRefuses(t *testing.T) {
-	cases := []struct {
-		in string
-		// key is the ConfigError's Key ("" for the document as a whole).
-		key string
-	}{
-		{`{"headr": "allow"}`, "headr"},
-		{`{"Header": "allow"}`, "Header"},
-		{`{"header": "allow", "extra": 1}`, "extra"},
-		{`{"": 1}`, ""},
-		{`{"header": ""}`, KeyHeader},
-		{`{"header": " allow"}`, KeyHeader},
-		{`{"header": "allow:"}`, KeyHeader},
-		{`{"header": ":authority"}`, KeyHeader},
-		{`{"header": "x\u00e9"}`, KeyHeader},
-		{`{"header": 1}`, KeyHeader},
-		{`{"header": null}`, KeyHeader},
-		{`{"header": ["allow"]}`, KeyHeader},
-		{`{"value": ""}`, KeyValue},
-		{`{"value": " true"}`, KeyValue},
-		{`{"value": "true\t"}`, KeyValue},
-		{`{"value": "tr\u0000ue"}`, KeyValue},
-		{`{"value": "tr\rue"}`, KeyValue},
-		{`{"value": true}`, KeyValue},
-		{`{"denyStatus": 99}`, KeyDenyStatus},
-		{`{"denyStatus": 199}`, KeyDenyStatus},
-		{`{"denyStatus": 600}`, KeyDenyStatus},
-		{`{"denyStatus": -403}`, KeyDenyStatus},
-		{`{"denyStatus": 403.0}`, KeyDenyStatus},
-		{`{"denyStatus": 4e2}`, KeyDenyStatus},
-		{`{"denyStatus": 99999999999999999999}`, KeyDenyStatus},
-		{`{"denyStatus": "403"}`, KeyDenyStatus},
-		{`{"denyStatus": null}`, KeyDenyStatus},
-		{`{"denyBody": 1}`, KeyDenyBody},
-		{`{"denyBody": null}`, KeyDenyBody},
-		{`{"denyContentType": ""}`, KeyDenyContentType},
-		{`{"denyContentType": "text/plain\r\nx-injected: 1"}`, KeyDenyContentType},
-		{`{"denyStatus": 401, "denyStatus": 402}`, KeyDenyStatus},
-		{`null`, ""},
-		{`[]`, ""},
-		{`"allow"`, ""},
-		{`42`, ""},
-		{`{`, ""},
-		{`{"header": "allow",}`, ""},
-		{`{"header": "allow"} x`, ""},
-		{`{} {}`, ""},
-		{`allow: true`, ""},
-		{"\xff", ""},
-	}
-	for _, c := range cases {
+	for _, c := range refuseCases {
 		t.Run(c.in, func(t *testing.T) {
 			got, err := ParseConfig([]byte(c.in))
 			var cerr *ConfigError
