@@ -76,7 +76,7 @@ compat: venv plugin
 # pulumi up -> a new build at the mesh gateway, on a sandbox of its own.
 rollout: venv tools plugin
 	source $(TOOLS_ENV) && SANDBOX_DIR=$(SANDBOX_DIR)/bench scripts/sandbox-up.sh
-	rc=0; source $(TOOLS_ENV) && SANDBOX_DIR=$(SANDBOX_DIR)/bench $(PY) -m bench.rollout || rc=$$?; \
+	rc=0; source $(TOOLS_ENV) && SANDBOX_DIR=$(SANDBOX_DIR)/bench $(PY) -m bench.rollout $(ROLLOUT_ARGS) || rc=$$?; \
 	  SANDBOX_DIR=$(SANDBOX_DIR)/bench scripts/sandbox-down.sh; exit $$rc
 
 # Everything on the sandbox: registry, API server with the real CRD, the Pulumi engine, and

@@ -8,6 +8,7 @@ Envoy's extension config update, all in the figure. The first round also times t
 first arrival (no WasmPlugin before it).
 
     make rollout                                    # on a sandbox of its own ($SANDBOX_DIR/bench), then stopped
+    make rollout ROLLOUT_ARGS="--plugin-dir /tmp/old/plugin"   # another plugin source (e.g. an older commit)
     venv/bin/python -m bench.rollout --rounds 10    # on the running sandbox (scripts/sandbox-up.sh); starts the mesh
 
 Writes results/rollout-<timestamp>.{json,md}; destroys its stack at the end.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bench.report import load_average, machine_info, results_dir, timestamp
 from sandbox import mesh as mesh_sandbox
-from sandbox.local_stack import Sandbox, build_plugin_variant, configure, local_stack, push_plugin
+from sandbox.local_stack import REPO, Sandbox, build_plugin_variant, configure, local_stack, push_plugin
 from sandbox.mesh import Rollout, time_rollout
 
 PLUGIN = "bench-rollout"
@@ -36,6 +37,8 @@ BODIES = ("Forbidden by ASM Wasm Plugin (build A)", "Forbidden by ASM Wasm Plugi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=6, help="rollouts after the first arrival (default 6)")
+    parser.add_argument("--plugin-dir", type=Path, default=REPO / "plugin",
+                        help="the plugin source to build the two variants from (default plugin/)")
     args = parser.parse_args(argv)
 
     sb = Sandbox.running()
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="rollout-"))
     refs = []
     for i, body in enumerate(BODIES):
-        wasm = build_plugin_variant(work / f"build-{i}", body)
+        wasm = build_plugin_variant(work / f"build-{i}", body, args.plugin_dir)
         refs.append(push_plugin(sb, wasm, repository=REPOSITORY, tag=f"build-{i}").ref)
     stack = local_stack(sb, state_dir=work / "pulumi")
     configure(stack, sb, refs[0], {"pluginName": PLUGIN, "pullSecretName": f"{PLUGIN}-secret"})
@@ -81,10 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     out = results_dir()
     doc = {"machine": machine_info(), "load_average_after": load_average(), "summary": summary,
            "runs": [{"label": label, **asdict(r)} for label, r in results]}
+    doc["plugin_dir"] = str(args.plugin_dir)
+    doc["module_bytes"] = wasm.stat().st_size
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = [f"# {name}", "", "| run | pulumi up s | new behaviour at the gateway s |", "| --- | --- | --- |"]
     lines += [f"| {label} | {r.applied_after:.2f} | {r.seen_after:.2f} |" for label, r in results]
-    text = (f"rollout of a new build, {len(rounds)} rounds: the gateway answered with it "
+    text = (f"rollout of a new build ({wasm.stat().st_size:,}-byte module), {len(rounds)} rounds: "
+            f"the gateway answered with it "
             f"{summary['seen_median_s']:.2f}s (median; {summary['seen_min_s']:.2f} to {summary['seen_max_s']:.2f}) "
             f"after `pulumi up` started; pulumi up took {summary['up_median_s']:.2f}s, the mesh "
             f"{summary['after_up_median_s']:.2f}s more ({summary['after_up_min_s']:.2f} to "

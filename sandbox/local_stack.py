@@ -80,11 +80,11 @@ def push_plugin(sb: Sandbox, wasm: Path, tag: str = "v0.0.1", repository: str = 
     return Pushed(out["ref"], out.get("uploaded_blobs") or [], bool(out.get("manifest_put")))
 
 
-def build_plugin_variant(workdir: Path, deny_body: str) -> Path:
-    """plugin/ built from a copy whose default deny body is deny_body: a "new build" to roll out."""
+def build_plugin_variant(workdir: Path, deny_body: str, plugin_dir: Path = REPO / "plugin") -> Path:
+    """plugin_dir built from a copy whose default deny body is deny_body: a "new build" to roll out."""
     source = workdir / "plugin-source"
     shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(REPO / "plugin", source, ignore=shutil.ignore_patterns("plugin.wasm"))
+    shutil.copytree(plugin_dir, source, ignore=shutil.ignore_patterns("plugin.wasm"))
     config_go = source / "internal" / "headerauth" / "config.go"
     original = config_go.read_text()
     changed = original.replace('"Forbidden by ASM Wasm Plugin"', json.dumps(deny_body))
