@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -51,31 +52,20 @@ from sandbox.envfile import read_env_file, sandbox_dir
 from sandbox.envoy import envoy_bin, free_ports
 from sandbox.kube_api import KubeApi, KubeApiError
 from sandbox.local_stack import Sandbox
+from sandbox.mesh_config import (
+    CLUSTER_ID,
+    GATEWAY_SERVICE_ACCOUNT,
+    ISTIOD_ENV,
+    NAMESPACE,
+    PORT_NAMES,
+    gateway_env,
+    gateway_proxy_config,
+    mesh_config,
+    routing_objects,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-NAMESPACE = "istio-system"
-GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway"
-GATEWAY_LABELS = {"istio": "ingressgateway"}
-UPSTREAM_HOST = "httpbin.sandbox.local"
-# Matches istiod's default, and the agent's ISTIO_META_CLUSTER_ID must say the same.
-CLUSTER_ID = "Kubernetes"
-PORT_NAMES = ("gateway", "httpbin", "istiod_http", "istiod_grpc", "istiod_monitoring",
-              "envoy_admin", "agent_status", "envoy_status", "envoy_prometheus")
 READY_TIMEOUT_S = 120.0
-
-# istiod without the parts a cluster-less sandbox cannot have (CA, injection, webhooks) and
-# without the Istio-only filters upstream Envoy would reject.
-ISTIOD_ENV = {
-    "POD_NAMESPACE": NAMESPACE,
-    "ENABLE_CA_SERVER": "false",
-    "INJECT_ENABLED": "false",
-    "VALIDATION_WEBHOOK_CONFIG_NAME": "",
-    "PILOT_ENABLE_METADATA_EXCHANGE": "false",
-    "PILOT_ENABLE_ALPN_FILTER": "false",
-    "XDS_AUTH_PLAINTEXT": "true",
-}
-
-
 class MeshError(RuntimeError):
     """The mesh sandbox could not start, or a part of it is not running."""
 
@@ -334,33 +324,6 @@ def other_wasm_plugins(api: KubeApi, ours: str) -> list[str]:
     return [i["metadata"]["name"] for i in listed.json().get("items", []) if i["metadata"]["name"] != ours]
 
 
-def routing_objects(gateway_port: int, httpbin_port: int) -> list[tuple[str, dict[str, Any]]]:
-    """Gateway, VirtualService, ServiceEntry and DestinationRule: the gateway's route to httpbin."""
-    base = f"/apis/networking.istio.io/v1/namespaces/{NAMESPACE}"
-
-    def obj(kind: str, plural: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return f"{base}/{plural}/sandbox-httpbin", {
-            "apiVersion": "networking.istio.io/v1", "kind": kind,
-            "metadata": {"name": "sandbox-httpbin", "namespace": NAMESPACE}, "spec": spec}
-
-    return [
-        obj("ServiceEntry", "serviceentries", {
-            "hosts": [UPSTREAM_HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
-            "ports": [{"number": httpbin_port, "name": "http", "protocol": "HTTP"}],
-            "endpoints": [{"address": "127.0.0.1"}]}),
-        # No CA in the sandbox, so no mTLS to the upstream.
-        obj("DestinationRule", "destinationrules", {
-            "host": UPSTREAM_HOST, "trafficPolicy": {"tls": {"mode": "DISABLE"}}}),
-        obj("Gateway", "gateways", {
-            "selector": GATEWAY_LABELS,
-            "servers": [{"port": {"number": gateway_port, "name": "http", "protocol": "HTTP"},
-                         "bind": "127.0.0.1", "hosts": ["*"]}]}),
-        obj("VirtualService", "virtualservices", {
-            "hosts": ["*"], "gateways": ["sandbox-httpbin"],
-            "http": [{"route": [{"destination": {"host": UPSTREAM_HOST, "port": {"number": httpbin_port}}}]}]}),
-    ]
-
-
 # --- up / down -----------------------------------------------------------------------------
 
 def _ports(root: Path) -> dict[str, int]:
@@ -377,7 +340,6 @@ def _ports(root: Path) -> dict[str, int]:
 
 
 def _port_free(port: int) -> bool:
-    import socket
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -414,13 +376,7 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
     httpbin_url = f"http://127.0.0.1:{ports['httpbin']}/status/200"
     _wait("serving", lambda: _answers(httpbin_url), root, "httpbin")
 
-    (root / "mesh.yaml").write_text(json.dumps({
-        "enableTracing": False,
-        # No CA: plain HTTP between the gateway and the upstream.
-        "enableAutoMtls": False,
-        "defaultConfig": {"discoveryAddress": f"127.0.0.1:{ports['istiod_grpc']}",
-                          "controlPlaneAuthPolicy": "NONE"},
-    }, indent=1) + "\n")
+    (root / "mesh.yaml").write_text(json.dumps(mesh_config(ports), indent=1) + "\n")
     _spawn(root, "istiod", [
         str(bins.pilot_discovery), "discovery",
         "--kubeconfig", sb.kube_env["KUBECONFIG"],
@@ -478,32 +434,8 @@ def _start_gateway(sb: Sandbox, root: Path, bins: Binaries, ports: dict[str, int
     system_cas = Path("/etc/ssl/certs/ca-certificates.crt")
     cas.write_text((system_cas.read_text() if system_cas.is_file() else "") + sb.registry.ca.read_text())
 
-    proxy_config = {
-        "discoveryAddress": f"127.0.0.1:{ports['istiod_grpc']}",
-        "controlPlaneAuthPolicy": "NONE",
-        "binaryPath": str(envoy_bin()),
-        "configPath": str(workdir / "etc" / "istio" / "proxy"),
-        "proxyAdminPort": ports["envoy_admin"],
-        "statusPort": ports["agent_status"],
-        "concurrency": 1,
-        "drainDuration": "1s",
-        "terminationDrainDuration": "1s",
-    }
-    env = {
-        "POD_NAME": "istio-ingressgateway-sandbox",
-        "POD_NAMESPACE": NAMESPACE,
-        "INSTANCE_IP": "127.0.0.1",
-        "SERVICE_ACCOUNT": GATEWAY_SERVICE_ACCOUNT,
-        "ISTIO_META_CLUSTER_ID": CLUSTER_ID,
-        "ISTIO_METAJSON_LABELS": json.dumps(GATEWAY_LABELS),
-        "PROXY_CONFIG": json.dumps(proxy_config),
-        "ENVOY_STATUS_PORT": str(ports["envoy_status"]),
-        "ENVOY_PROMETHEUS_PORT": str(ports["envoy_prometheus"]),
-        "SSL_CERT_FILE": str(cas),
-        # The agent insists on a root CA for its certificate client even though the sandbox has
-        # no CA (its CSRs fail and are retried; plain HTTP needs no workload certificate).
-        "CA_ROOT_CA": "SYSTEM",
-    }
+    proxy_config = gateway_proxy_config(ports, envoy_bin(), workdir / "etc" / "istio" / "proxy")
+    env = gateway_env(ports, proxy_config, cas)
     agent = [str(bins.pilot_agent), "proxy", "router", "--templateFile", str(template),
              "--proxyLogLevel", "warning,wasm:debug",
              "--log_output_level", "default:info"]
