@@ -51,14 +51,20 @@ def main() -> int:
             print(result.stderr, file=sys.stderr)
         outcome.append(result.returncode)
 
+    digest = pushed.ref.split("@sha256:", 1)[1]
+
+    def enforced(status: int, body: bytes) -> bool:
+        # A gateway may still run an earlier build (a rerun): wait for this digest.
+        return bool(outcome and outcome[0]) or (status == 403 and digest in mesh.running_digests())
+
     try:
-        rollout = time_rollout(mesh, pulumi_up, lambda status, body: status == 403 or bool(outcome and outcome[0]))
+        rollout = time_rollout(mesh, pulumi_up, enforced)
     except mesh_sandbox.MeshError as err:
         print(err, file=sys.stderr)
         return 1
     if outcome[0] != 0:
         return outcome[0]
-    print(f"the gateway enforced the plugin {rollout.seen_after:.1f}s after `pulumi up` started "
+    print(f"the gateway ran sha256:{digest[:12]}… and enforced it {rollout.seen_after:.1f}s after `pulumi up` started "
           f"(pulumi up itself: {rollout.applied_after:.1f}s)")
 
     say("step 5: curl through the gateway (istiod sent it the WasmPlugin; its agent pulled the image "

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -123,6 +124,15 @@ class Mesh:
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text(errors="replace")
+
+    def running_digests(self) -> set[str]:
+        """Image digests (hex) of the Wasm modules the gateway's Envoy runs now.
+
+        The agent hands Envoy each pulled module as /var/lib/istio/data/<url hash>/<digest>.wasm,
+        so Envoy's extension config dump says which image every filter runs.
+        """
+        _, body = http_get(f"{self.envoy_admin_url}/config_dump?resource=ecds_filters")
+        return set(re.findall(r"/var/lib/istio/data/[0-9a-f]+/([0-9a-f]{64})\.wasm", body.decode()))
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def test_pulumi_up_makes_the_gateway_enforce_the_plugin(mesh_e2e: MeshE2E) -> No
     cached = list((m.root / "varlib" / "istio" / "data").rglob("*.wasm"))
     assert cached, f"no module in the gateway's Wasm cache; gateway log:\n{m.log('gateway')[-3000:]}"
     assert any(p.read_bytes() == (REPO / "plugin" / "plugin.wasm").read_bytes() for p in cached), digest
+    assert m.running_digests() == {digest}
     assert m.gateway_pids() == agent_before, "the gateway restarted"
 
 
@@ -134,6 +135,7 @@ def test_new_build_rolls_out_without_restarting_the_gateway(mesh_e2e: MeshE2E, p
     print(f"\nnew build: pulumi up {rollout.applied_after:.1f}s, new deny body at the gateway "
           f"{rollout.seen_after:.1f}s after pulumi up started")
     assert m.gateway_pids() == pids, "pilot-agent or its Envoy restarted"
+    assert m.running_digests() == {pushed.ref.split("@sha256:", 1)[1]}
     assert m.get("/status/418", {"allow": "true"})[0] == 418
 
 
