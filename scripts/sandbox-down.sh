@@ -3,13 +3,9 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sandbox=${SANDBOX_DIR:-$repo/.sandbox}
-for pidfile in "$sandbox"/demo/*.pid; do
-  [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; rm -f "$pidfile"
-done
 "$repo/scripts/mesh-down.sh" # before the API server it watches
 "$repo/scripts/kube-down.sh"
 "$repo/scripts/registry-down.sh"
 # The second registry that promotion copies into (sandbox/promote.py).
 [ -d "$sandbox/prod/registry" ] && SANDBOX_DIR=$sandbox/prod "$repo/scripts/registry-down.sh"
-[ -x "$repo/scripts/docker-down.sh" ] && "$repo/scripts/docker-down.sh"
 exit 0
