@@ -344,9 +344,10 @@ def http_get(
         conn.close()
 
 
-def _status_of(url: str) -> int | None:
+def status_of(url: str, timeout: float = 1.0) -> int | None:
+    """The status a GET of url answers (any status), or None when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as e:
         return int(e.code)
@@ -446,7 +447,7 @@ def run_httpbin(log_dir: Path) -> Iterator[Httpbin]:
     proc = Process("httpbin", [*argv, "--port", str(port)], log_dir / "httpbin.log")
     try:
         url = f"http://127.0.0.1:{port}/status/200"
-        proc.wait_until(lambda: _status_of(url) == 200, "serving")
+        proc.wait_until(lambda: status_of(url) == 200, "serving")
         yield Httpbin(port, proc)
     finally:
         proc.stop()
@@ -498,7 +499,7 @@ class Envoy:
     def wait_ready(self) -> None:
         """Wait for admin /ready to say LIVE, which comes after the listener is up."""
         url = f"http://127.0.0.1:{self.admin_port}/ready"
-        self.process.wait_until(lambda: _status_of(url) == 200, "ready")
+        self.process.wait_until(lambda: status_of(url) == 200, "ready")
 
     def push_plugin_config(self, plugin_config: str, wasm_path: Path | None = None) -> None:
         """Deliver a new plugin configuration over ECDS (delivery="ecds" only)."""

@@ -32,6 +32,9 @@ FIELD_MANAGER = "asm-wasm-sandbox"
 CONNECTION_KEYS = ("KUBE_API", "KUBE_CA", "KUBE_CLIENT_CERT", "KUBE_CLIENT_KEY")
 
 
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
 class KubeApiError(RuntimeError):
     """A request failed or a condition was not reached."""
 
@@ -142,11 +145,18 @@ class KubeApi:
 
     def apply_crd(self, crd: Mapping[str, Any], timeout: float) -> None:
         """Apply a CustomResourceDefinition and wait until it is Established."""
+        self.submit_crd(crd)
+        self.wait_established(crd["metadata"]["name"], timeout)
+
+    def submit_crd(self, crd: Mapping[str, Any]) -> None:
+        """Apply a CustomResourceDefinition without waiting (see wait_established)."""
         if crd.get("kind") != "CustomResourceDefinition":
             raise KubeApiError(f"expected kind CustomResourceDefinition, got {crd.get('kind')!r}")
-        name = crd["metadata"]["name"]
-        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
-        self.apply(path, crd)
+        self.apply(f"{CRDS}/{crd['metadata']['name']}", crd)
+
+    def wait_established(self, name: str, timeout: float) -> None:
+        """Wait until the CustomResourceDefinition called name is Established."""
+        path = f"{CRDS}/{name}"
         deadline = time.monotonic() + timeout
         conditions: dict[str, Any] = {}
         while time.monotonic() < deadline:

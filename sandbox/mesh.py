@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.envfile import read_env_file, sandbox_dir
-from sandbox.envoy import envoy_bin, free_ports
+from sandbox.envoy import envoy_bin, free_ports, status_of
 from sandbox.kube_api import KubeApi, KubeApiError
 from sandbox.local_stack import Sandbox
 from sandbox.mesh_config import (
@@ -186,11 +186,7 @@ def http_get(url: str, headers: Mapping[str, str] | None = None, timeout: float 
 
 
 def _answers(url: str) -> bool:
-    try:
-        http_get(url, timeout=2)
-        return True
-    except (OSError, urllib.error.URLError):
-        return False
+    return status_of(url, timeout=2) is not None
 
 
 # --- processes: one pid file each; a pid counts only if its cwd is in this mesh dir ---------
@@ -308,9 +304,9 @@ def _istio_crds(root: Path) -> list[dict[str, Any]]:
 
 def _install_crds(api: KubeApi, crds: list[dict[str, Any]]) -> None:
     for crd in crds:  # all submitted first, then waited for: they establish in parallel
-        api.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
+        api.submit_crd(crd)
     for crd in crds:
-        api.apply_crd(crd, timeout=60)
+        api.wait_established(crd["metadata"]["name"], timeout=60)
 
 
 def gateway_token(api: KubeApi) -> str:
@@ -398,7 +394,7 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
         "--monitoringAddr", f"127.0.0.1:{ports['istiod_monitoring']}",
     ], ISTIOD_ENV, root / "istiod")
     istiod_url = f"http://127.0.0.1:{ports['istiod_http']}"
-    _wait("ready", lambda: _status(f"{istiod_url}/ready") == 200, root, "istiod")
+    _wait("ready", lambda: status_of(f"{istiod_url}/ready") == 200, root, "istiod")
 
     for path, manifest in routing_objects(ports["gateway"], ports["httpbin"]):
         api.apply(path, manifest)
@@ -406,7 +402,7 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
     _start_gateway(sb, root, bins, ports, gateway_token(api))
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
     envoy_admin_url = f"http://127.0.0.1:{ports['envoy_admin']}"
-    _wait("ready", lambda: _status(f"http://127.0.0.1:{ports['agent_status']}/healthz/ready") == 200,
+    _wait("ready", lambda: status_of(f"http://127.0.0.1:{ports['agent_status']}/healthz/ready") == 200,
           root, "gateway")
     # Ready means Envoy took istiod's listeners; the route answers once the Gateway's is there.
     _wait("routing", lambda: _answers(gateway_url + "/status/200"), root, "gateway")
@@ -416,13 +412,6 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
     print(f"mesh: istiod {istiod_url}, gateway {gateway_url} (istio: ingressgateway in {NAMESPACE}) "
           f"-> httpbin :{ports['httpbin']}, up in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return Mesh.running(root)
-
-
-def _status(url: str) -> int | None:
-    try:
-        return http_get(url, timeout=2)[0]
-    except (OSError, urllib.error.URLError):
-        return None
 
 
 def _start_gateway(sb: Sandbox, root: Path, bins: Binaries, ports: dict[str, int], token: str) -> None:
