@@ -1,20 +1,58 @@
 """Delivers the header-authorization Wasm plugin to Alibaba Cloud Service Mesh."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
 from components.delivery import WasmPluginDelivery
-from components.settings import CONFIG_KEYS, ConfigError, load_settings
+from stackconfig.settings import CONFIG_KEYS, PROJECT, ConfigError, check_known_keys, load_settings
+
+
+class StackSecrets:
+    """The SecretSource of stackconfig.settings: Pulumi's own secret config readers."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self.config = config
+
+    def is_stored_secret(self, key: str) -> bool:
+        return pulumi.runtime.is_config_secret(f"{PROJECT}:{key}")
+
+    def secret_string(self, key: str) -> pulumi.Output[str]:
+        return self.config.require_secret(key)
+
+    def secret_object(self, key: str, pick: Callable[[Any], Any]) -> pulumi.Output[Any]:
+        return self.config.require_secret_object(key).apply(pick)
+
 
 config = pulumi.Config()
 try:
-    settings = load_settings({key: config.get(key) for key in CONFIG_KEYS}, Path(__file__).parent)
+    check_known_keys(pulumi.runtime.config.CONFIG.get())
+    # The plain values are for validation only; secrets reach resources through StackSecrets.
+    settings = load_settings({key: config.get(key) for key in CONFIG_KEYS}, StackSecrets(config),
+                             Path(__file__).parent)
 except ConfigError as err:
     # RunError prints the message alone, without a Python traceback.
     raise pulumi.RunError(str(err)) from None
 
-delivery = WasmPluginDelivery("header-authorization", {"settings": settings})
+mesh = settings.mesh
+delivery = WasmPluginDelivery("header-authorization", {
+    "image": settings.image,
+    "registry_username": settings.registry_username,
+    "registry_password": settings.registry_password,
+    "plugin_name": mesh.plugin_name,
+    "plugin_namespace": mesh.plugin_namespace,
+    "selector": mesh.selector,
+    "phase": mesh.phase,
+    "image_pull_policy": mesh.image_pull_policy,
+    "pull_secret_name": mesh.pull_secret_name,
+    "fail_strategy": mesh.fail_strategy,
+    "plugin_config": mesh.plugin_config,
+    "priority": mesh.priority,
+    "mesh_kubeconfig": mesh.mesh_kubeconfig,
+    "data_plane_kubeconfigs": mesh.data_plane_kubeconfigs,
+})
 
 pulumi.export("imageRef", delivery.image_ref)
 pulumi.export("ociUrl", delivery.oci_url)

@@ -1,8 +1,9 @@
-"""The whole delivery as one component: registry -> image -> pull secrets -> WasmPlugin."""
+"""The whole delivery as one component: image (built and pushed, or given) -> pull secrets -> WasmPlugin."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -12,13 +13,40 @@ from components.image import PluginImage
 from components.promotion import PromotedImage
 from components.pull_secret import PullSecret
 from components.registry import Registry
-from components.settings import Settings, registry_host
 from components.wasm_plugin import WasmPlugin
+from stackconfig.image_source import AlreadyPushed, BuildAndPush, ImageSource, Promoted, registry_host
 
 
 class WasmPluginDeliveryArgs(TypedDict):
-    settings: Settings
-    """Validated stack settings (components.settings.load_settings)."""
+    image: ImageSource
+    """Where the image comes from (stackconfig.image_source): built and pushed here, already pushed, or
+    promoted from another stack. Only a build has registry resources."""
+    registry_username: pulumi.Input[str]
+    """Registry user, for the push and the gateways' pull Secret."""
+    registry_password: pulumi.Input[str]
+    """Registry password (a secret Output)."""
+    plugin_name: str
+    """WasmPlugin name."""
+    plugin_namespace: str
+    """WasmPlugin namespace; the pull Secret goes there in every data-plane cluster."""
+    selector: pulumi.Input[Mapping[str, str]]
+    """Labels of the workloads that load the plugin."""
+    phase: pulumi.Input[str]
+    """AUTHN, AUTHZ, STATS or UNSPECIFIED_PHASE."""
+    image_pull_policy: pulumi.Input[str]
+    """IfNotPresent, Always or UNSPECIFIED_POLICY."""
+    pull_secret_name: str
+    """Name of the docker-registry Secret the gateways pull with."""
+    fail_strategy: pulumi.Input[str]
+    """FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD."""
+    plugin_config: NotRequired[pulumi.Input[Mapping[str, Any]] | None]
+    """JSON handed to the plugin (a secret Output stays secret); None: no configuration."""
+    priority: NotRequired[pulumi.Input[int] | None]
+    """Order among WasmPlugins of the same phase."""
+    mesh_kubeconfig: NotRequired[pulumi.Input[str] | None]
+    """Kubeconfig of the ASM instance (a secret Output); None: the ambient KUBECONFIG."""
+    data_plane_kubeconfigs: Mapping[str, pulumi.Input[str] | None]
+    """Data-plane cluster name -> kubeconfig (a secret Output; None: the ambient KUBECONFIG)."""
 
 
 class WasmPluginDelivery(pulumi.ComponentResource):
@@ -27,7 +55,7 @@ class WasmPluginDelivery(pulumi.ComponentResource):
     oci_url: pulumi.Output[str]
     """The WasmPlugin's url."""
     registry_endpoint: pulumi.Output[str]
-    """The registry host the image was pushed to."""
+    """The registry host the gateways pull from."""
     plugin_name: pulumi.Output[str]
     """WasmPlugin name."""
     plugin_namespace: pulumi.Output[str]
@@ -37,105 +65,60 @@ class WasmPluginDelivery(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WasmPluginDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:WasmPluginDelivery", name, None, opts)
-        s = args["settings"]
-        reg, mesh = s.registry, s.mesh
-
-        alicloud_provider = None
-        if reg.mode != "external":
-            alicloud_provider = alicloud.Provider(f"{name}-alicloud", region=reg.region,
-                                                  opts=pulumi.ResourceOptions(parent=self))
-        registry = Registry(
-            f"{name}-registry",
-            {
-                "mode": reg.mode,
-                "namespace": reg.namespace,
-                "repository": reg.repository,
-                "region": reg.region,
-                "acr_instance_id": reg.acr_instance_id,
-                "endpoint": reg.endpoint,
-                "alicloud_provider": alicloud_provider,
-            },
-            pulumi.ResourceOptions(parent=self),
-        )
-        password = pulumi.Output.secret(reg.password.reveal()) if reg.password else None
-        image: PluginImage | PromotedImage
-        if s.image.promote_from:
-            image = PromotedImage(
-                f"{name}-image",
-                {"source_stack": s.image.promote_from, "requested_ref": s.image.prebuilt_ref},
-                pulumi.ResourceOptions(parent=self),
-            )
-        else:
-            image = PluginImage(
-                f"{name}-image",
-                {
-                    "repository_path": registry.repository_path,
-                    "tag": reg.tag,
-                    "wasm_file": s.image.wasm_file,
-                    "prebuilt_ref": s.image.prebuilt_ref,
-                    "registry_server": registry.endpoint,
-                    "registry_username": reg.username,
-                    "registry_password": password,
-                },
-                pulumi.ResourceOptions(parent=self),
-            )
+        child = pulumi.ResourceOptions(parent=self)
+        image_ref = self._image(name, args)
 
         # One provider per cluster, named for what it is. A kubeconfig left unset means the
         # ambient one (KUBECONFIG), which is what the local stack uses.
-        mesh_provider = k8s.Provider(
-            f"{name}-mesh-control-plane",
-            kubeconfig=pulumi.Output.secret(mesh.mesh_kubeconfig.reveal()) if mesh.mesh_kubeconfig else None,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        mesh_provider = k8s.Provider(f"{name}-mesh-control-plane", kubeconfig=args.get("mesh_kubeconfig"),
+                                     opts=child)
         data_planes = {
             cluster: k8s.Provider(
                 f"{name}-data-plane-{cluster}",
-                kubeconfig=pulumi.Output.secret(kubeconfig.reveal()) if kubeconfig else None,
+                kubeconfig=kubeconfig,
                 # A new registry password updates the pull Secret in place. Replacing it (the
                 # provider's default for Secret data) deletes it first, and a gateway pulling
                 # in between would fail.
                 enable_secret_mutable=True,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
-            for cluster, kubeconfig in mesh.data_plane_kubeconfigs.items()
+            for cluster, kubeconfig in args["data_plane_kubeconfigs"].items()
         }
-
-        assert reg.username is not None and password is not None  # load_settings guarantees both
         pull_secret = PullSecret(
             f"{name}-pull-secret",
             {
-                "name": mesh.pull_secret_name,
-                "namespace": mesh.plugin_namespace,
+                "name": args["pull_secret_name"],
+                "namespace": args["plugin_namespace"],
                 # The credentials must be for the host in the url the gateway pulls from.
-                "server": image.ref.apply(registry_host),
-                "username": reg.username,
-                "password": password,
+                "server": image_ref.apply(registry_host),
+                "username": args["registry_username"],
+                "password": args["registry_password"],
                 "clusters": data_planes,
             },
-            pulumi.ResourceOptions(parent=self),
+            child,
         )
         plugin = WasmPlugin(
             f"{name}-plugin",
             {
-                "name": mesh.plugin_name,
-                "namespace": mesh.plugin_namespace,
-                "image_ref": image.ref,
-                "selector": mesh.selector,
-                "phase": mesh.phase,
-                "image_pull_policy": mesh.image_pull_policy,
+                "name": args["plugin_name"],
+                "namespace": args["plugin_namespace"],
+                "image_ref": image_ref,
+                "selector": args["selector"],
+                "phase": args["phase"],
+                "image_pull_policy": args["image_pull_policy"],
                 "image_pull_secret": pull_secret.secret_name,
-                "fail_strategy": mesh.fail_strategy,
-                "plugin_config": mesh.plugin_config,
-                "priority": mesh.priority,
+                "fail_strategy": args["fail_strategy"],
+                "plugin_config": args.get("plugin_config"),
+                "priority": args.get("priority"),
                 "provider": mesh_provider,
             },
             # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
             pulumi.ResourceOptions(parent=self, depends_on=[pull_secret]),
         )
 
-        self.image_ref = image.ref
+        self.image_ref = image_ref
         self.oci_url = plugin.url
-        self.registry_endpoint = registry.endpoint
+        self.registry_endpoint = image_ref.apply(registry_host)
         self.plugin_name = plugin.plugin_name
         self.plugin_namespace = plugin.plugin_namespace
         self.pull_secret_clusters = pull_secret.clusters
@@ -147,3 +130,44 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             "plugin_namespace": self.plugin_namespace,
             "pull_secret_clusters": self.pull_secret_clusters,
         })
+
+    def _image(self, name: str, args: WasmPluginDeliveryArgs) -> pulumi.Output[str]:
+        """The image to deploy, by digest; registry resources and a build only for BuildAndPush."""
+        source = args["image"]
+        child = pulumi.ResourceOptions(parent=self)
+        if isinstance(source, AlreadyPushed):
+            return pulumi.Output.from_input(source.ref)
+        if isinstance(source, Promoted):
+            return PromotedImage(f"{name}-image", {"source_stack": source.source_stack,
+                                                   "requested_ref": source.requested_ref}, child).ref
+        assert isinstance(source, BuildAndPush)
+        target = source.registry
+        alicloud_provider = None
+        if target.mode != "external":
+            alicloud_provider = alicloud.Provider(f"{name}-alicloud", region=target.region, opts=child)
+        registry = Registry(
+            f"{name}-registry",
+            {
+                "mode": target.mode,
+                "namespace": target.namespace,
+                "repository": target.repository,
+                "region": target.region,
+                "acr_instance_id": target.acr_instance_id,
+                "endpoint": target.endpoint,
+                "alicloud_provider": alicloud_provider,
+                "keep_on_destroy": target.keep_on_destroy,
+            },
+            child,
+        )
+        return PluginImage(
+            f"{name}-image",
+            {
+                "repository_path": registry.repository_path,
+                "tag": target.tag,
+                "wasm_file": source.wasm_file,
+                "registry_server": registry.endpoint,
+                "registry_username": args["registry_username"],
+                "registry_password": args["registry_password"],
+            },
+            child,
+        ).ref

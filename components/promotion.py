@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 
-from components.settings import split_digest_ref
-
-
-class PromotionRefused(ValueError):
-    """The image asked for is not the one the source stack runs."""
-
-
-def check_promotion(source_stack: str, source_ref: Any, requested_ref: str | None) -> str:
-    """The reference to deploy: the source stack's imageRef, or the requested one if it has the same digest.
-
-    The requested reference may name another registry (a copy in the prod registry); only the
-    digest must be the source stack's.
-    """
-    if not isinstance(source_ref, str) or not source_ref:
-        raise PromotionRefused(f"stack {source_stack} has no imageRef output to promote: run `pulumi up` on it first")
-    _, source_digest = split_digest_ref(source_ref)
-    if requested_ref is None:
-        return source_ref
-    _, requested_digest = split_digest_ref(requested_ref)
-    if requested_digest != source_digest:
-        raise PromotionRefused(
-            f"refusing to promote {requested_ref}: its digest {requested_digest} is not the one stack "
-            f"{source_stack} runs ({source_digest}); promote {source_ref}, or deploy that image to "
-            f"{source_stack} first")
-    return requested_ref
+from stackconfig.image_source import check_promotion, split_digest_ref
 
 
 class PromotedImageArgs(TypedDict):
     source_stack: str
-    """Fully qualified name of the stack whose imageRef is promoted, e.g. my-org/asm-wasm-plugin/dev."""
+    """Name of the stack whose imageRef is promoted: dev, or my-org/asm-wasm-plugin/dev."""
     requested_ref: NotRequired[str | None]
     """An image by digest to deploy; refused unless its digest is the source stack's."""
 

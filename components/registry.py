@@ -7,7 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.settings import RegistryMode
+from stackconfig.image_source import RegistryMode
 
 
 class RegistryArgs(TypedDict):
@@ -26,6 +26,9 @@ class RegistryArgs(TypedDict):
     """Registry host to push to and pull from; looked up for acr-ee when unset."""
     alicloud_provider: NotRequired[alicloud.Provider | None]
     """Provider for the ACR resources (unused for external)."""
+    keep_on_destroy: NotRequired[bool]
+    """Leave the ACR namespace and repository in place on `pulumi destroy` (default True): other
+    stacks (prod) may pull from them."""
 
 
 class Registry(pulumi.ComponentResource):
@@ -37,7 +40,10 @@ class Registry(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:Registry", name, None, opts)
         mode = args["mode"]
-        child = pulumi.ResourceOptions(parent=self, provider=args.get("alicloud_provider"))
+        # retain_on_delete: a `pulumi destroy` of this stack forgets the namespace and repository but
+        # leaves them, and the images prod pulls, in the registry.
+        child = pulumi.ResourceOptions(parent=self, provider=args.get("alicloud_provider"),
+                                       retain_on_delete=args.get("keep_on_destroy", True))
 
         if mode == "acr-ee":
             instance_id = args.get("acr_instance_id")
@@ -47,7 +53,8 @@ class Registry(pulumi.ComponentResource):
                 f"{name}-namespace",
                 instance_id=instance_id,
                 name=args["namespace"],
-                # Pushing must not silently create namespaces elsewhere: this stack owns this one.
+                # No repositories created by a push: this stack declares the one it pushes to,
+                # so a typo in an image name fails the push instead of making a new repository.
                 auto_create=False,
                 default_visibility="PRIVATE",
                 opts=child,

@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-
-def wasm_plugin_spec(
-    *,
-    url: str,
-    selector: dict[str, str],
-    phase: str,
-    image_pull_policy: str,
-    image_pull_secret: str,
-    fail_strategy: str,
-    plugin_config: dict[str, Any],
-    priority: int | None = None,
-) -> dict[str, Any]:
-    """The extensions.istio.io/v1alpha1 WasmPlugin spec, in the API's field names."""
-    spec: dict[str, Any] = {
-        "selector": {"matchLabels": dict(selector)},
-        "url": url,
-        "phase": phase,
-        "imagePullPolicy": image_pull_policy,
-        "imagePullSecret": image_pull_secret,
-        "failStrategy": fail_strategy,
-    }
-    # Istio hands an absent pluginConfig to the plugin as "no configuration":
-    # the seed's behaviour. An empty object is left out for the same result.
-    if plugin_config:
-        spec["pluginConfig"] = dict(plugin_config)
-    if priority is not None:
-        spec["priority"] = priority
-    return spec
 
 
 class WasmPluginArgs(TypedDict):
@@ -44,19 +16,19 @@ class WasmPluginArgs(TypedDict):
     """WasmPlugin namespace, e.g. istio-system."""
     image_ref: pulumi.Input[str]
     """The image pinned by digest (repo@sha256:...); becomes the oci:// url."""
-    selector: dict[str, str]
+    selector: pulumi.Input[Mapping[str, str]]
     """Workload labels the plugin applies to, e.g. istio: ingressgateway."""
-    phase: str
+    phase: pulumi.Input[str]
     """AUTHN, AUTHZ, STATS or UNSPECIFIED_PHASE."""
-    image_pull_policy: str
+    image_pull_policy: pulumi.Input[str]
     """IfNotPresent, Always or UNSPECIFIED_POLICY."""
     image_pull_secret: pulumi.Input[str]
     """Name of the docker-registry Secret in the same namespace."""
-    fail_strategy: str
-    """FAIL_CLOSE (deny when the plugin cannot load) or FAIL_OPEN."""
-    plugin_config: dict[str, Any]
-    """JSON configuration handed to the plugin at start."""
-    priority: NotRequired[int | None]
+    fail_strategy: pulumi.Input[str]
+    """FAIL_CLOSE (deny when the plugin cannot load), FAIL_OPEN or FAIL_RELOAD."""
+    plugin_config: NotRequired[pulumi.Input[Mapping[str, Any]] | None]
+    """JSON configuration handed to the plugin at start (a secret Output stays secret); None: none."""
+    priority: NotRequired[pulumi.Input[int] | None]
     """Order among plugins of the same phase."""
     provider: k8s.Provider
     """The mesh control plane (ASM instance) where WasmPlugins are applied."""
@@ -75,20 +47,24 @@ class WasmPlugin(pulumi.ComponentResource):
         # Pinning the url to the digest makes every new build roll out; a reused tag under
         # IfNotPresent would keep serving the module the gateway cached first.
         self.url = pulumi.Output.concat("oci://", args["image_ref"])
-        spec = pulumi.Output.all(self.url, args["image_pull_secret"]).apply(
-            lambda a: wasm_plugin_spec(
-                url=a[0],
-                selector=args["selector"],
-                phase=args["phase"],
-                image_pull_policy=args["image_pull_policy"],
-                image_pull_secret=a[1],
-                fail_strategy=args["fail_strategy"],
-                plugin_config=args["plugin_config"],
-                priority=args.get("priority"),
-            )
-        )
+        # Nested inputs, not one apply: a preview whose digest is not known yet still shows
+        # every other field, and a secret pluginConfig stays a secret of its own.
+        spec: dict[str, Any] = {
+            "selector": {"matchLabels": args["selector"]},
+            "url": self.url,
+            "phase": args["phase"],
+            "imagePullPolicy": args["image_pull_policy"],
+            "imagePullSecret": args["image_pull_secret"],
+            "failStrategy": args["fail_strategy"],
+        }
+        # Istio hands an absent pluginConfig to the plugin as "no configuration": the seed's case.
+        if args.get("plugin_config") is not None:
+            spec["pluginConfig"] = args["plugin_config"]
+        if args.get("priority") is not None:
+            spec["priority"] = args["priority"]
         resource = k8s.apiextensions.CustomResource(
-            f"{name}-wasmplugin",
+            # The component's one resource takes its name; `-wasmplugin` was its old suffix.
+            name,
             api_version="extensions.istio.io/v1alpha1",
             kind="WasmPlugin",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -97,7 +73,8 @@ class WasmPlugin(pulumi.ComponentResource):
                 labels={"app.kubernetes.io/managed-by": "pulumi"},
             ),
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, provider=args["provider"]),
+            opts=pulumi.ResourceOptions(parent=self, provider=args["provider"],
+                                        aliases=[pulumi.Alias(name=f"{name}-wasmplugin")]),
         )
         # Resolved from the id so that they are known only once the API server accepted the object.
         self.plugin_name = resource.id.apply(lambda _: args["name"])

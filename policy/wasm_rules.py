@@ -1,7 +1,9 @@
 """The rules of the policy pack as pure functions over resource properties.
 
 Each returns the violations it finds (empty when the resource is fine), so the
-rules are unit-tested without an engine and reused by __main__.py.
+rules are unit-tested without an engine; policy/__main__.py adapts them to
+pulumi_policy's callbacks. The program itself does not import them: its own
+validation (stackconfig/settings.py) refuses bad values before anything is registered.
 """
 
 from __future__ import annotations

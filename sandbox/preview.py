@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.settings import PROJECT
 from sandbox.local_stack import REPO, Sandbox, configure, local_stack, push_plugin
+from stackconfig.settings import PROJECT
 
 DEFAULT_STACKS: tuple[str, ...] = ("local", "prod-local")
 """The sandbox's stacks, in preview order; those without a Pulumi.<stack>.yaml are skipped."""
+POLICY_PACK = REPO / "policy"
+"""The guardrails every preview runs, as the pull request workflow does (policyPacks: policy)."""
 
 # pulumi/actions keeps the last 64,000 characters of the output (a GitHub comment
 # holds at most 65,535) and says so under the output.
@@ -105,6 +107,12 @@ def comment(preview: Preview, project: str = PROJECT) -> str:
     return "\n".join(parts)
 
 
+def preview_argv(stack: str, config_file: Path) -> list[str]:
+    """`pulumi preview` as the pull request workflow runs it: with the diff and the policy pack."""
+    return ["preview", "--diff", "--color", "never", "--policy-pack", str(POLICY_PACK), "--stack", stack,
+            "--config-file", str(config_file)]
+
+
 def run_previews(stacks: Sequence[str]) -> list[Preview]:
     """Brings up the sandbox, pushes the plugin, configures each stack and previews it."""
     wasm = REPO / "plugin" / "plugin.wasm"
@@ -126,8 +134,7 @@ def run_previews(stacks: Sequence[str]) -> list[Preview]:
         say(f"pulumi preview --diff (stack {name})")
         stack = local_stack(sb, stack=name)
         configure(stack, sb, pushed.ref)
-        result = stack.run("preview", "--diff", "--color", "never", "--stack", stack.stack,
-                           "--config-file", str(stack.config_file), check=False)
+        result = stack.run(*preview_argv(stack.stack, stack.config_file), check=False)
         succeeded = result.returncode == 0
         output = result.stdout if succeeded else "\n".join(filter(None, (result.stdout, result.stderr)))
         previews.append(Preview(name, succeeded, output))

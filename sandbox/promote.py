@@ -2,11 +2,12 @@
 
     python -m sandbox.promote [--from local] [--to prod-local] [--image-ref HOST/REPO@sha256:...] [--copy]
 
-Reads the source stack's imageRef output; an --image-ref whose digest differs is refused.
-With --copy the image is first copied, byte for byte, into the sandbox's second registry
-(the "prod registry", $SANDBOX_DIR/prod). The target builds nothing: its imageRef is set and
-`pulumi up` deploys a WasmPlugin pinned to that digest, with a pull Secret for the registry
-it names. The same steps run in .github/workflows/promote-prod.yml.
+The target stack builds nothing: its committed config says `promoteFrom: <source>`, so its
+program deploys the source stack's imageRef. An --image-ref whose digest differs is refused
+(stackconfig.image_source.check_promotion, checked here before a copy and again by the
+program). With --copy the image is first copied, byte for byte, into the sandbox's second
+registry (the "prod registry", $SANDBOX_DIR/prod) and the copy is deployed, with a pull
+Secret for the registry it names. The same steps run in .github/workflows/promote-prod.yml.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from components.promotion import PromotionRefused, check_promotion
 from sandbox import registry
 from sandbox.local_stack import REPO, Sandbox, local_stack
 from sandbox.pulumi_cli import LocalStack
+from stackconfig.image_source import PromotionRefused, check_promotion
 
 
 def prod_registry(sb: Sandbox) -> registry.RegistryEnv:
@@ -54,20 +55,19 @@ def copy_image(sb: Sandbox, ref: str, to: registry.RegistryEnv, repository: str,
 def promote(source: LocalStack, target: LocalStack, sb: Sandbox, requested: str | None = None,
             copy_to: registry.RegistryEnv | None = None) -> str:
     """Returns the promoted reference; raises PromotionRefused for a digest the source does not run."""
+    # Checked before a copy too, so that a refused image never reaches the prod registry.
     ref = check_promotion(source.stack, source.outputs().get("imageRef"), requested)
     pull_from = sb.registry
     if copy_to is not None:
         ref = copy_image(sb, ref, copy_to, "test-oci/header-authorization", "promoted")
         pull_from = copy_to
-    target.ensure()
-    target.set_config({
-        "registryEndpoint": pull_from.host,
-        "registryUsername": pull_from.username,
-        "registryPassword": pull_from.password,
-        "imageRef": ref,
-    }, secret=("registryPassword",))
+    target.ensure()  # the committed config: promoteFrom the source, no imageRef
+    values = {"registryUsername": pull_from.username, "registryPassword": pull_from.password}
+    if requested is not None or copy_to is not None:
+        values["imageRef"] = ref
+    target.set_config(values, secret=("registryPassword",))
     target.up()
-    return ref
+    return str(target.outputs()["imageRef"])
 
 
 def main(argv: list[str] | None = None) -> int:

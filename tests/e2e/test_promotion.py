@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.promotion import PromotionRefused
+from stackconfig.image_source import PromotionRefused
 from sandbox import registry
 from sandbox.local_stack import (
     REPO,

@@ -52,11 +52,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Outputs of other stacks, for StackReference: stack name -> outputs.
     stacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A preview: an image is not built, so its digest is not known yet.
+    preview: bool = False
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), args.provider))
         state = dict(args.inputs)
-        if args.typ == "docker:index/image:Image":
+        if args.typ == "docker:index/image:Image" and not self.preview:
             name = str(args.inputs["imageName"]).rsplit(":", 1)[0]
             state["repoDigest"] = f"{name}@{fake_digest(json.dumps(args.inputs, sort_keys=True, default=str))}"
         if args.typ == "pulumi:pulumi:StackReference":
@@ -96,13 +98,21 @@ class Deployment:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     mocks: RecordingMocks
+    options: dict[str, pulumi.ResourceOptions]
+    """Resource name -> the options it was registered with (what mocks do not see)."""
 
 
 def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryPassword",),
-           stacks: Mapping[str, dict[str, Any]] | None = None) -> Deployment:
-    """Runs __main__.py with `config` (keys without the project prefix) under mocks."""
-    mocks = RecordingMocks(stacks=dict(stacks or {}))
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False)
+           stacks: Mapping[str, dict[str, Any]] | None = None, preview: bool = False,
+           mocks: RecordingMocks | None = None) -> Deployment:
+    """Runs __main__.py with `config` (keys without the project prefix) under mocks.
+
+    Pass `mocks` to see what was registered when the program fails.
+    """
+    mocks = mocks or RecordingMocks()
+    mocks.stacks.update(stacks or {})
+    mocks.preview = preview
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=preview)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
         [f"{PROJECT}:{k}" for k in secret_keys],
@@ -115,8 +125,14 @@ def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryP
     def record(name: str, value: Any) -> None:
         exported[name] = pulumi.Output.from_input(value)
 
+    options: dict[str, pulumi.ResourceOptions] = {}
+
+    def keep_options(args: pulumi.ResourceTransformationArgs) -> None:
+        options[args.name] = args.opts
+
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
+        pulumi.runtime.register_stack_transformation(keep_options)
         pulumi.export = record  # type: ignore[assignment]
         try:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -133,7 +149,7 @@ def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryP
         ])
 
     run()
-    return Deployment(mocks.resources, outputs, secrets, mocks)
+    return Deployment(mocks.resources, outputs, secrets, mocks, options)
 
 
 def dev_stack_config() -> dict[str, Any]:

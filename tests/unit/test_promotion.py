@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.promotion import PromotionRefused, check_promotion
+from stackconfig.image_source import PromotionRefused, check_promotion
 from tests.unit.harness import deploy, fake_digest
 
 DEV = "my-org/asm-wasm-plugin/dev"

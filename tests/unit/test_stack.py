@@ -6,9 +6,10 @@ import base64
 import json
 from typing import Any
 
+import pulumi
 import pytest
 
-from tests.unit.harness import FAKE_ENDPOINT, Deployment, deploy, fake_digest, is_secret, reveal
+from tests.unit.harness import FAKE_ENDPOINT, Deployment, RecordingMocks, deploy, fake_digest, is_secret, reveal
 
 WASM_PLUGIN = "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin"
 SECRET = "kubernetes:core/v1:Secret"
@@ -156,9 +157,80 @@ def test_plugin_config_reaches_the_wasm_plugin(dev_config: dict[str, Any]) -> No
 def test_bad_config_fails_before_any_resource(dev_config: dict[str, Any], change: dict[str, Any],
                                               message: str) -> None:
     dev_config.update(change)
+    mocks = RecordingMocks()
     with pytest.raises(Exception, match=None) as raised:
-        deploy(dev_config)
+        deploy(dev_config, mocks=mocks)
     assert message in str(raised.value)
+    assert mocks.resources == []
+
+
+def test_a_secret_plugin_config_stays_secret(dev_config: dict[str, Any]) -> None:
+    dev_config["pluginConfig"] = {"header": "x-token", "value": "s3cr3t-plugin-value"}
+    dep = deploy(dev_config, secret_keys=("registryPassword", "pluginConfig"))
+    # The engine gets the secret at spec.pluginConfig; the mocks' view lifts it to the whole spec
+    # (pulumi.runtime.rpc: "we can only set secret outputs on top level properties").
+    spec = only(dep, WASM_PLUGIN)["spec"]
+    assert is_secret(spec) or is_secret(spec["pluginConfig"])
+    assert reveal(reveal(spec)["pluginConfig"]) == {"header": "x-token", "value": "s3cr3t-plugin-value"}
+    assert "s3cr3t-plugin-value" not in json.dumps(dep.outputs)
+
+
+def test_a_secret_registry_user_stays_secret(dev_config: dict[str, Any]) -> None:
+    dep = deploy(dev_config, secret_keys=("registryPassword", "registryUsername"))
+    registry = only(dep, "docker:index/image:Image")["registry"]
+    assert is_secret(registry) or is_secret(registry["username"])
+    assert is_secret(only(dep, SECRET)["stringData"])
+
+
+def test_prod_builds_nothing_by_its_committed_config() -> None:
+    import yaml
+
+    from tests.unit.harness import ROOT
+
+    raw = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    config: dict[str, Any] = {k.split(":", 1)[1]: v for k, v in raw.items()}
+    config.update(registryUsername="prod-user", registryPassword="prod-password")
+    source = config["promoteFrom"]
+    dev_ref = f"{FAKE_ENDPOINT}/test-oci/header-authorization@{fake_digest('dev build')}"
+    dep = deploy(config, stacks={source: {"imageRef": dev_ref}})
+    assert not dep.mocks.of_type("docker:index/image:Image")
+    assert not [r for r in dep.resources if r.type.startswith(("alicloud:", "pulumi:providers:alicloud"))]
+    assert only(dep, WASM_PLUGIN)["spec"]["url"] == f"oci://{dev_ref}"
+
+
+def test_registry_resources_survive_a_destroy_unless_told(dev_config: dict[str, Any]) -> None:
+    registry = ("header-authorization-registry-namespace", "header-authorization-registry-repository")
+    dep = deploy(dev_config)
+    assert [dep.options[name].retain_on_delete for name in registry] == [True, True]
+    dev_config["keepRegistryOnDestroy"] = "false"
+    dep = deploy(dev_config)
+    assert [dep.options[name].retain_on_delete for name in registry] == [False, False]
+
+
+def test_an_image_by_digest_needs_no_registry_endpoint(dev_config: dict[str, Any]) -> None:
+    dev_config.update(registryMode="external", acrInstanceId="", imageRef=DIGEST_REF)
+    dep = deploy(dev_config)
+    assert not [r for r in dep.resources if "registry" in r.type.lower()]
+    assert dep.outputs["registryEndpoint"] == "registry.example.com"
+
+
+def test_a_preview_with_an_unknown_digest_shows_every_other_field(dev_config: dict[str, Any]) -> None:
+    spec = only(deploy(dev_config, preview=True), WASM_PLUGIN)["spec"]
+    assert isinstance(spec["url"], pulumi.output.Unknown)
+    assert spec["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
+    assert (spec["phase"], spec["imagePullPolicy"], spec["imagePullSecret"], spec["failStrategy"]) == (
+        "AUTHN", "IfNotPresent", "wasm-secret", "FAIL_CLOSE")
+
+
+def test_children_are_named_without_stutter_and_keep_their_old_names_as_aliases(
+        dev_config: dict[str, Any]) -> None:
+    dep = deploy(dev_config)
+    assert {r.name for r in dep.resources if r.type in ("docker:index/image:Image", WASM_PLUGIN)} == {
+        "header-authorization-image", "header-authorization-plugin"}
+    for name, old in (("header-authorization-image", "header-authorization-image-image"),
+                      ("header-authorization-plugin", "header-authorization-plugin-wasmplugin")):
+        aliases = dep.options[name].aliases or []
+        assert old in [a.name for a in aliases if isinstance(a, pulumi.Alias)]
 
 
 def test_the_build_context_is_only_the_wasm_file_and_dockerfile() -> None:

@@ -1,0 +1,442 @@
+"""The stack's configuration, validated: every key checked before any resource is registered.
+
+Pure Python: it gets the raw values (key -> what `pulumi.Config.get` returns) to check them,
+and a `SecretSource` to read the keys that hold secrets. Those it hands on only as what
+the source returns (secret `pulumi.Output`s, from `Config.require_secret*`): a secret's
+plain text is looked at here for its shape and never kept, returned or printed. Each
+error names the key, the value (never a secret one) and what is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from stackconfig.image_source import (
+    DIGEST_REF,
+    ImageSource,
+    RegistryMode,
+    RegistryTarget,
+    decide_image_source,
+)
+
+PROJECT = "asm-wasm-plugin"
+
+CONFIG_KEYS: tuple[str, ...] = (
+    "registryMode", "acrInstanceId", "registryEndpoint", "registryNamespace", "repository", "imageTag",
+    "region", "registryUsername", "registryPassword", "keepRegistryOnDestroy", "imageRef", "promoteFrom",
+    "wasmFile", "pluginName", "pluginNamespace", "selector", "phase", "imagePullPolicy", "pullSecretName",
+    "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs",
+)
+# Keys that may be set with --secret: they reach resources only as secret Outputs. The other
+# keys decide which resources exist, their names, or the image url every gateway is shown,
+# so a secret value there could not stay secret: they are refused when stored encrypted.
+SECRET_CAPABLE: frozenset[str] = frozenset(
+    {"registryUsername", "registryPassword", "pluginConfig", "meshKubeconfig", "dataPlaneKubeconfigs"})
+# Credentials: read as secrets whatever the stack file says, and refused when stored in plain text.
+CREDENTIALS: frozenset[str] = frozenset({"registryPassword", "meshKubeconfig", "dataPlaneKubeconfigs"})
+
+REGISTRY_MODES: tuple[str, ...] = ("acr-ee", "acr-personal", "external")
+# Enums of istio.io/api extensions/v1alpha1 WasmPlugin.
+PHASES = ("UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS")
+PULL_POLICIES = ("UNSPECIFIED_POLICY", "IfNotPresent", "Always")
+FAIL_STRATEGIES = ("FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD")
+# WasmPlugin.priority is a google.protobuf.Int32Value.
+INT32 = (-(2**31), 2**31 - 1)
+# ACR's limits (Terraform provider alicloud: cr_namespace 2-30, cr_ee_namespace 2-120, repos 2-64).
+NAMESPACE_LENGTH: dict[str, tuple[int, int]] = {"acr-ee": (2, 120), "acr-personal": (2, 30), "external": (1, 255)}
+REPOSITORY_LENGTH = (2, 64)
+
+# The plugin's own configuration schema (plugin/internal/headerauth/config.go); checked here
+# too so that a typo fails `pulumi preview` instead of every gateway at start-up.
+PLUGIN_CONFIG_KEYS: dict[str, type] = {
+    "header": str,
+    "value": str,
+    "denyStatus": int,
+    "denyBody": str,
+    "denyContentType": str,
+}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_REPO_PART = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_HOST = re.compile(r"^(?P<name>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:(?P<port>[0-9]{1,5}))?$")
+_ACR_INSTANCE = re.compile(r"^cri-[a-z0-9]+$")
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+# The plugin's own rules (plugin/internal/headerauth/config.go).
+_HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_FIELD_VALUE = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?$")
+
+SECRET_SHOWN = "[secret]"
+
+
+class ConfigError(ValueError):
+    """A stack configuration value that cannot be used."""
+
+
+class SecretSource(Protocol):
+    """Reads config keys as secrets (in the program: `pulumi.Config.require_secret*`)."""
+
+    def is_stored_secret(self, key: str) -> bool:
+        """Whether the stack stores the key encrypted (set with --secret)."""
+        ...
+
+    def secret_string(self, key: str) -> Any:
+        """The key's string value, as a secret Output."""
+        ...
+
+    def secret_object(self, key: str, pick: Callable[[Any], Any]) -> Any:
+        """pick(the key's JSON value), as a secret Output."""
+        ...
+
+
+Sensitive = Any
+"""A value that only exists inside a secret Output made by a SecretSource."""
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    plugin_name: str
+    plugin_namespace: str
+    selector: dict[str, str]
+    phase: str
+    image_pull_policy: str
+    pull_secret_name: str
+    fail_strategy: str
+    plugin_config: dict[str, Any] | Sensitive | None
+    """None when unset or empty: Istio then hands the plugin no configuration (the seed's case)."""
+    priority: int | None
+    mesh_kubeconfig: Sensitive | None
+    """None: the ambient KUBECONFIG."""
+    data_plane_kubeconfigs: dict[str, Sensitive | None]
+    """Cluster name -> kubeconfig (None: the ambient KUBECONFIG)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    image: ImageSource
+    registry_username: str | Sensitive
+    registry_password: Sensitive
+    mesh: MeshSettings
+
+
+def key_name(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+class _Values:
+    """The raw values, with the rules for reading and quoting them."""
+
+    def __init__(self, raw: Mapping[str, Any], secrets: SecretSource) -> None:
+        self.raw = raw
+        self.secrets = secrets
+
+    def is_secret(self, name: str) -> bool:
+        return name in CREDENTIALS or self.secrets.is_stored_secret(name)
+
+    def fail(self, name: str, value: object, accepted: str) -> ConfigError:
+        if value is None:
+            shown = "<unset>"
+        elif self.is_secret(name):
+            shown = f"{SECRET_SHOWN} (a {type(value).__name__})"
+        else:
+            shown = repr(value)
+        return ConfigError(f"config key '{key_name(name)}' is {shown}; {accepted}")
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str):
+            raise self.fail(name, value, "expected a string")
+        return value
+
+    def required(self, name: str, why: str) -> str:
+        value = self.string(name)
+        if value is None:
+            flag = "--secret " if name in CREDENTIALS else ""
+            raise ConfigError(f"config key '{key_name(name)}' is required {why} "
+                              f"(pulumi config set {flag}{name} ...)")
+        return value
+
+    def matching(self, name: str, pattern: re.Pattern[str], accepted: str, default: str | None = None) -> str | None:
+        value = self.string(name, default)
+        if value is not None and not pattern.match(value):
+            raise self.fail(name, value, f"expected {accepted}")
+        return value
+
+    def one_of(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.string(name, default)
+        assert value is not None
+        if value not in choices:
+            raise self.fail(name, value, "accepted: " + ", ".join(choices))
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise self.fail(name, value, "expected true or false")
+
+    def object(self, name: str) -> dict[str, Any]:
+        """Structured config arrives as a JSON string (Pulumi stores objects as JSON)."""
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as err:
+                # A secret's position in a parse error could point into it: say only what was wrong.
+                where = "" if self.is_secret(name) else f" ({err.msg} at position {err.pos})"
+                raise self.fail(name, value, f"expected a JSON object{where}") from None
+        if not isinstance(value, dict):
+            raise self.fail(name, value, "expected a JSON object (key: value pairs)")
+        return value
+
+    def length(self, name: str, value: str, bounds: tuple[int, int], what: str) -> str:
+        low, high = bounds
+        if not low <= len(value) <= high:
+            raise self.fail(name, value, f"{what} must be {low} to {high} characters long (it has {len(value)})")
+        return value
+
+
+def _registry_host(values: _Values, name: str, host: str) -> str:
+    match = _HOST.match(host)
+    if not match:
+        raise values.fail(name, host, "expected a registry host[:port] without scheme or path")
+    if match["port"] is not None and not 1 <= int(match["port"]) <= 65535:
+        raise values.fail(name, host, "the port must be from 1 to 65535")
+    return host
+
+
+def _image_ref(values: _Values) -> str | None:
+    ref = values.string("imageRef")
+    if ref is None:
+        return None
+    match = DIGEST_REF.match(ref)
+    accepted = "an image reference with its registry host, pinned by digest, like " \
+               "registry.example.com/ns/repo@sha256:<64 hex digits>"
+    if not match:
+        raise values.fail("imageRef", ref, f"expected {accepted}")
+    host = match["host"]
+    # As Docker reads a reference: a first part without '.' or ':' (and not localhost) is a
+    # Docker Hub namespace, not a host, and the pull Secret would name the wrong registry.
+    if not ("." in host or ":" in host or host == "localhost"):
+        raise values.fail("imageRef", ref, f"its first part {host!r} is not a registry host; expected {accepted}")
+    _registry_host(values, "imageRef", host)
+    return ref
+
+
+def parse_selector(values: _Values) -> dict[str, str]:
+    raw = values.raw.get("selector")
+    selector = values.object("selector") if raw not in (None, "") else {"istio": "ingressgateway"}
+    if not selector:
+        raise values.fail("selector", selector,
+                          "expected at least one label: an empty selector applies the plugin to every workload "
+                          "in its namespace (mesh-wide in istio-system)")
+    for label, value in selector.items():
+        prefix, _, name = label.rpartition("/")
+        if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(name):
+            raise values.fail("selector", selector, f"label name {label!r} is not a valid Kubernetes label key "
+                              "(an optional DNS prefix and '/', then at most 63 alphanumerics, '-', '_' or '.')")
+        if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            raise values.fail("selector", selector,
+                              f"label {label!r} needs a string value of at most 63 alphanumerics, '-', '_' or '.'")
+    return selector
+
+
+def check_plugin_config(values: _Values) -> dict[str, Any]:
+    config = values.object("pluginConfig")
+    for key, value in config.items():
+        expected = PLUGIN_CONFIG_KEYS.get(key)
+        if expected is None:
+            raise values.fail("pluginConfig", config,
+                              f"unknown key {key!r}; accepted keys: {', '.join(PLUGIN_CONFIG_KEYS)}")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            kind = "an integer" if expected is int else "a string"
+            raise values.fail("pluginConfig", config, f"key {key!r} must be {kind}")
+    if "header" in config and not _HEADER_TOKEN.match(config["header"]):
+        raise values.fail("pluginConfig", config, "key 'header' must be a non-empty HTTP header name "
+                          "(letters, digits and !#$%&'*+-.^_`|~)")
+    for key in ("value", "denyContentType"):
+        if key in config and not _FIELD_VALUE.match(config[key]):
+            raise values.fail("pluginConfig", config, f"key {key!r} must be a non-empty string without control "
+                              "characters or leading/trailing whitespace")
+    status = config.get("denyStatus")
+    if status is not None and not 200 <= status <= 599:
+        raise values.fail("pluginConfig", config, "key 'denyStatus' must be an HTTP status from 200 to 599")
+    return config
+
+
+def _plugin_config(values: _Values) -> dict[str, Any] | Sensitive | None:
+    config = check_plugin_config(values)
+    if not config:
+        return None
+    if values.is_secret("pluginConfig"):
+        return values.secrets.secret_object("pluginConfig", lambda whole: whole)
+    return config
+
+
+def _kubeconfig_text(values: _Values, name: str, text: object, where: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"config key '{key_name(name)}' has no kubeconfig text {where} "
+                          f"(a {type(text).__name__}, not shown); set it with "
+                          f"pulumi config set --secret {'--path ' if '.' in where else ''}...")
+
+
+def _data_plane_kubeconfigs(values: _Values) -> dict[str, Sensitive | None]:
+    name = "dataPlaneKubeconfigs"
+    raw = values.object(name)
+    if not raw:
+        return {"default": None}
+    clusters: dict[str, Sensitive | None] = {}
+    for cluster, kubeconfig in raw.items():
+        if not _DNS_LABEL.match(cluster):
+            # The cluster name becomes part of resource names: it is not the secret part.
+            raise ConfigError(f"config key '{key_name(name)}' has cluster name {cluster!r}; "
+                              "expected a DNS label (lowercase letters, digits, '-', at most 63)")
+        _kubeconfig_text(values, name, kubeconfig, f"for cluster {cluster!r}")
+        clusters[cluster] = values.secrets.secret_object(name, lambda whole, c=cluster: whole[c])
+    return clusters
+
+
+def _priority(values: _Values) -> int | None:
+    value = values.raw.get("priority")
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise values.fail("priority", value, "expected an integer") from None
+    if isinstance(value, bool) or not INT32[0] <= number <= INT32[1]:
+        raise values.fail("priority", value, f"expected an integer from {INT32[0]} to {INT32[1]} (Istio's int32)")
+    return number
+
+
+def _check_secrecy(values: _Values, stored_secret: Collection[str]) -> None:
+    for name in CONFIG_KEYS:
+        if name in stored_secret and name not in SECRET_CAPABLE:
+            raise ConfigError(
+                f"config key '{key_name(name)}' is stored as a secret, but its value names resources or goes into "
+                "the image url that every gateway and output shows, so it cannot stay secret; set it in plain "
+                f"text (pulumi config set {name} ...). Keys that may be secret: {', '.join(sorted(SECRET_CAPABLE))}")
+    for name in sorted(CREDENTIALS):
+        if values.raw.get(name) not in (None, "", "{}", {}) and name not in stored_secret:
+            path = "--path " if name == "dataPlaneKubeconfigs" else ""
+            raise ConfigError(
+                f"config key '{key_name(name)}' holds credentials in plain text in the stack's config file; "
+                f"set it with --secret (pulumi config set --secret {path}{name} ...)")
+
+
+def check_known_keys(present: Collection[str]) -> None:
+    """Refuses a key of this project that the program does not read (a typo would be silently ignored)."""
+    unknown = sorted(k for k in present if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(repr(k) for k in unknown)}; the keys of "
+                          f"{PROJECT} are: {', '.join(CONFIG_KEYS)} (declared in Pulumi.yaml)")
+
+
+def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Path) -> Settings:
+    """Validates the raw config values (key -> what pulumi.Config.get returns)."""
+    values = _Values(raw, secrets)
+    _check_secrecy(values, [k for k in CONFIG_KEYS if secrets.is_stored_secret(k)])
+
+    mode = values.one_of("registryMode", REGISTRY_MODES, "acr-ee")
+    image_ref = _image_ref(values)
+    promote_from = values.matching("promoteFrom", _STACK_NAME,
+                                   "a stack name: dev (this project, this organization) or my-org/asm-wasm-plugin/dev")
+    endpoint = values.string("registryEndpoint")
+    if endpoint is not None:
+        _registry_host(values, "registryEndpoint", endpoint)
+    namespace = values.matching("registryNamespace", _REPO_PART,
+                                "lowercase letters and digits separated by '.', '_' or '-'", "test-oci") or ""
+    repository = values.matching("repository", _REPO_PART,
+                                 "lowercase letters and digits separated by '.', '_' or '-'",
+                                 "header-authorization") or ""
+    values.length("registryNamespace", namespace, NAMESPACE_LENGTH[mode], f"a {mode} namespace name")
+    values.length("repository", repository, REPOSITORY_LENGTH, "an ACR repository name")
+    tag = values.matching("imageTag", _TAG, "a Docker tag (letters, digits, '_', '.', '-'; at most 128)",
+                          "v0.0.1") or ""
+    region = values.matching("region", _REGION, "an Alibaba Cloud region id like cn-hangzhou", "cn-hangzhou") or ""
+    keep = values.boolean("keepRegistryOnDestroy", True)
+    acr_instance_id = values.matching("acrInstanceId", _ACR_INSTANCE,
+                                      "an ACR Enterprise Edition instance id like 'cri-xxxxxxxx'")
+    wasm_name = values.string("wasmFile", "plugin/plugin.wasm") or ""
+
+    builds = image_ref is None and promote_from is None
+    wasm_file = registry = None
+    if builds:
+        if mode == "acr-ee" and acr_instance_id is None:
+            values.required("acrInstanceId", "when registryMode is 'acr-ee' and this stack builds the image "
+                            "(no imageRef or promoteFrom)")
+        if mode == "external" and endpoint is None:
+            values.required("registryEndpoint", "when registryMode is 'external' and this stack builds the "
+                            "image (no imageRef or promoteFrom)")
+        wasm_file = project_dir / wasm_name
+        if not wasm_file.is_file():
+            raise values.fail("wasmFile", str(wasm_file), "the file does not exist: build it with `make plugin`, "
+                              "or set imageRef to an image already pushed by digest")
+        with wasm_file.open("rb") as f:
+            if f.read(4) != b"\0asm":
+                raise values.fail("wasmFile", str(wasm_file), "the file is not a WebAssembly module")
+        registry = RegistryTarget(
+            mode=_mode(mode), namespace=namespace, repository=repository, tag=tag, region=region,
+            acr_instance_id=acr_instance_id if mode == "acr-ee" else None, endpoint=endpoint,
+            keep_on_destroy=keep)
+
+    pull_secret_name = values.matching("pullSecretName", _DNS_SUBDOMAIN,
+                                       "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
+                                       "wasm-secret") or ""
+    why = f"to push the image and for the image pull Secret '{pull_secret_name}'" if builds else \
+        f"for the image pull Secret '{pull_secret_name}'"
+    values.required("registryUsername", why)
+    values.required("registryPassword", why)
+    username: str | Sensitive = values.string("registryUsername")
+    if values.is_secret("registryUsername"):
+        username = secrets.secret_string("registryUsername")
+
+    mesh_kubeconfig = None
+    raw_mesh = values.raw.get("meshKubeconfig")
+    if raw_mesh not in (None, ""):
+        _kubeconfig_text(values, "meshKubeconfig", raw_mesh, "")
+        mesh_kubeconfig = secrets.secret_string("meshKubeconfig")
+
+    mesh = MeshSettings(
+        plugin_name=values.matching("pluginName", _DNS_SUBDOMAIN,
+                                    "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
+                                    "header-authorization") or "",
+        plugin_namespace=values.matching("pluginNamespace", _DNS_LABEL,
+                                         "a Kubernetes namespace name (lowercase DNS label, at most 63)",
+                                         "istio-system") or "",
+        selector=parse_selector(values),
+        phase=values.one_of("phase", PHASES, "AUTHN"),
+        image_pull_policy=values.one_of("imagePullPolicy", PULL_POLICIES, "IfNotPresent"),
+        pull_secret_name=pull_secret_name,
+        fail_strategy=values.one_of("failStrategy", FAIL_STRATEGIES, "FAIL_CLOSE"),
+        plugin_config=_plugin_config(values),
+        priority=_priority(values),
+        mesh_kubeconfig=mesh_kubeconfig,
+        data_plane_kubeconfigs=_data_plane_kubeconfigs(values),
+    )
+    image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
+                                registry=registry)
+    return Settings(image=image, registry_username=username,
+                    registry_password=secrets.secret_string("registryPassword"), mesh=mesh)
+
+
+def _mode(mode: str) -> RegistryMode:
+    assert mode in REGISTRY_MODES
+    return mode  # type: ignore[return-value]
