@@ -6,7 +6,7 @@
 # each have one, and without a bridge or iptables rules (it runs no containers: a
 # FROM scratch + ADD build needs none). State lives under
 # ${SANDBOX_DIR:-<repo>/.sandbox}/docker/:
-#   docker.sock docker.pid dockerd.log daemon.json   the daemon
+#   docker.sock docker.pid dockerd.log daemon.json   the daemon (key.json: its ID key, not /etc/docker's)
 #   data/                                            its data root (built images, kept across restarts)
 #   exec-root                                        the path of its exec root (short: see below)
 #   config/                                          DOCKER_CONFIG for clients (logins land here, not ~/.docker)
@@ -78,8 +78,10 @@ if ((${#exec_root} > 60)); then
 fi
 ((${#sock} < 100)) || die "socket path too long: $sock (set SANDBOX_DIR to a shorter path)"
 echo "$exec_root" >"$state/exec-root"
-# Our own daemon.json, not /etc/docker's, so that a host's settings do not leak in.
-echo '{}' >"$state/daemon.json"
+# Our own daemon.json, not /etc/docker's, so that a host's settings do not leak in; and our
+# own identity key (20.10 keeps it in /etc/docker/key.json otherwise: every sandbox's daemon
+# would have the same ID).
+printf '{"deprecated-key-path": "%s"}\n' "$state/key.json" >"$state/daemon.json"
 rm -f "$sock" "$envfile"
 
 # Own session, so that the caller's job control does not reach it.
