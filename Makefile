@@ -67,8 +67,10 @@ test-compat: venv plugin
 	$(PY) -m pytest -q tests/compat
 
 # Figures, not pass/fail tests: results/ gets JSON and Markdown; docs/benchmarks.md records one run.
+# BENCH_ARGS: e.g. "--rounds 3 --duration 5 --compare-wasm raw=$$(bench/rawabi/build.sh)".
+BENCH_ARGS ?=
 bench: venv plugin
-	$(PY) -m bench.run_bench
+	$(PY) -m bench.run_bench $(BENCH_ARGS)
 soak: venv plugin
 	$(PY) -m bench.soak
 compat: venv plugin

@@ -14,8 +14,9 @@ filter itself; the plugin is configured with RBAC's deny body, so both 403s are
 byte for byte the same (only the Date header differs).
 
 Workloads: "allowed" (every request carries `allow: true`; all three
-configurations return the same upstream response) and "denied" (no header;
-rbac and plugin only). Two phases per case:
+configurations return the same upstream response) and "denied" (no header: rbac
+and plugin answer 403; none passes it to the upstream, which is what the same
+request costs with no filter at all). Two phases per case:
 
   throughput  --connections (default 16) connections, enough to keep Envoy's
               one worker busy: requests/s, and p50/p99 with queueing in them;
@@ -39,6 +40,13 @@ which other work on the machine disturbs far less than requests/s or p99.
     venv/bin/python -m bench.run_bench --rounds 3 --duration 5
     venv/bin/python -m bench.run_bench --compare-wasm old=/tmp/old.wasm   # an extra plugin build, same run
 
+Then the load phase (--load-runs, default 5; 0 skips it): for each module, an Envoy
+that gets its filter over ECDS, as an Istio proxy does, is sent a new build of the
+module (the same code plus a nonce, so Envoy cannot reuse its compiled copy) with a
+new deny body; the figure is the time from writing the update to the first denial
+that carries the new body: mostly V8 compiling the module, the Envoy part of a
+rollout through the mesh (docs/benchmarks.md, "Rollout through the mesh").
+
 Writes results/bench-<timestamp>.{json,md}. Exit code 0 when every run was
 valid, whether or not the targets were met (the verdict is printed and written);
 2 when a run got wrong answers (status class, 5xx) or an Envoy died. A run
@@ -56,12 +64,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.envoy_wheels import envoy_version
 from bench.report import load_average, machine_info, results_dir, timestamp
+from bench.wasmbin import with_nonce
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 from sandbox.envoy import (
     DIRECT_RESPONSE_BODY,
@@ -97,6 +107,7 @@ class Config:
 class Case:
     config: str
     workload: str  # allowed | denied
+    passes_all: bool = False  # no filter: a denied request reaches the upstream too
 
     @property
     def name(self) -> str:
@@ -108,7 +119,7 @@ class Case:
 
     @property
     def status_class(self) -> str:
-        return "2xx" if self.workload == "allowed" else "4xx"
+        return "2xx" if self.workload == "allowed" or self.passes_all else "4xx"
 
 
 @dataclass
@@ -151,8 +162,8 @@ def cases_for(configs: list[Config]) -> list[Case]:
     cases = []
     for c in configs:
         cases.append(Case(c.name, "allowed"))
-        if c.http_filter != "none" and c.denies:
-            cases.append(Case(c.name, "denied"))
+        if c.denies:
+            cases.append(Case(c.name, "denied", passes_all=c.http_filter == "none"))
     return cases
 
 
@@ -166,9 +177,23 @@ def status_counts(envoy: Envoy) -> dict[str, int]:
     return {k: stats.get(HCM + "downstream_rq_" + k, 0) for k in ("2xx", "3xx", "4xx", "5xx")}
 
 
+def settled_counts(envoy: Envoy, timeout_s: float = 2.0) -> dict[str, int]:
+    """status_counts once two reads 50 ms apart agree: on a loaded machine Envoy may still be
+    finishing the previous run's last requests, which would count against this one."""
+    deadline = time.monotonic() + timeout_s
+    last = status_counts(envoy)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = status_counts(envoy)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def measure(envoy: Envoy, case: Case, *, connections: int, duration_s: float, wrk_cpu: int | None) -> Run:
     """One wrk run of one case, checked against Envoy's counters."""
-    before = status_counts(envoy)
+    before = settled_counts(envoy)
     cpu_before = cpu_ns(envoy.pid)
     result = run_wrk(
         f"http://127.0.0.1:{envoy.listen_port}/bench",
@@ -190,7 +215,7 @@ def measure(envoy: Envoy, case: Case, *, connections: int, duration_s: float, wr
     # wrk counts the responses it read; Envoy may finish a few more as wrk stops.
     if delta[case.status_class] < result.requests:
         problems.append(f"Envoy counted {delta[case.status_class]} {case.status_class}, wrk {result.requests}")
-    expected_non_2xx = result.requests if case.workload == "denied" else 0
+    expected_non_2xx = result.requests if case.status_class == "4xx" else 0
     if result.non_2xx_3xx != expected_non_2xx:
         problems.append(f"wrk saw {result.non_2xx_3xx} non-2xx/3xx responses, want {expected_non_2xx}")
     cpu_per_request = cpu / 1000 / result.requests if result.requests else 0.0
@@ -249,6 +274,49 @@ def start_envoys(configs: list[Config], log_dir: Path, envoy_cpu: int | None) ->
             if envoy_cpu is not None:
                 pin_process(envoys[c.name].pid, envoy_cpu)
         yield envoys
+
+
+def load_times(configs: list[Config], runs: int, work: Path) -> dict[str, list[float]]:
+    """Seconds from an ECDS update with a new build of each module to its first answer.
+
+    One Envoy per module, not pinned (like a proxy in the mesh), each started with the module
+    over ECDS. Each run writes an update with the module plus a new nonce (new bytes, so Envoy
+    compiles it afresh rather than reuse the copy it has) and a new deny body, and polls a
+    denied request every 5 ms until the body is the new one. Modules take turns, rotated.
+    """
+    wasm_configs = [c for c in configs if c.wasm is not None and c.denies]
+    out: dict[str, list[float]] = {c.name: [] for c in wasm_configs}
+
+    def update(c: Config, n: int) -> tuple[Path, str]:
+        assert c.wasm is not None
+        module = work / f"load-{c.name}-{n}.wasm"
+        module.write_bytes(with_nonce(c.wasm.read_bytes(), f"{c.name}-{n}-{time.time_ns()}"))
+        return module, json.dumps({"denyBody": f"{RBAC_DENY_BODY} (load {n})"})
+
+    with contextlib.ExitStack() as stack:
+        envoys = {}
+        for c in wasm_configs:
+            module, config = update(c, 0)
+            own = work / f"load-{c.name}"  # each its own ecds.json
+            own.mkdir()
+            envoys[c.name] = stack.enter_context(
+                run_envoy(own, None, config, delivery="ecds", wasm_path=module, quiet=True, name=f"load-{c.name}")
+            )
+        for n in range(1, runs + 1):
+            for c in wasm_configs[n % len(wasm_configs) :] + wasm_configs[: n % len(wasm_configs)]:
+                envoy = envoys[c.name]
+                module, config = update(c, n)
+                want = json.loads(config)["denyBody"].encode()
+                started = time.monotonic()
+                envoy.push_plugin_config(config, module)
+                while envoy.get("/bench").body != want:
+                    if time.monotonic() - started > 60:
+                        raise RuntimeError(f"load {c.name}: the update with {module} never answered")
+                    time.sleep(0.005)
+                out[c.name].append(time.monotonic() - started)
+                module.unlink()
+                print(f"load {n} {c.name:18} {out[c.name][-1]:6.2f} s", flush=True)
+    return out
 
 
 def summarize(values: list[float]) -> dict[str, float]:
@@ -352,6 +420,35 @@ def markdown(doc: dict[str, object]) -> str:
             lines.append(f"| {case} | {' | '.join(cells)} |")
         lines.append("")
     lines += [
+        "## What users feel (throughput phase; within each round, median and min to max)",
+        "",
+        "| build | workload | requests/s ÷ RBAC | ÷ no filter | Envoy CPU µs/request over RBAC | over no filter |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    comps = {(c["phase"], c["workload"], c["plugin"], c["baseline"]): c for c in doc["comparisons"]}  # type: ignore[attr-defined]
+    for build in doc["builds"]:  # type: ignore[attr-defined]
+        for workload in ("allowed", "denied"):
+            rbac, none = comps.get(("throughput", workload, build, "rbac")), comps.get(
+                ("throughput", workload, build, "none")
+            )
+            if rbac is None or none is None:
+                continue
+            lines.append(
+                f"| {build} | {workload} | {_mm(rbac['rps_ratio'], '.3f')} | {_mm(none['rps_ratio'], '.3f')} | "
+                f"{_mm(rbac['cpu_delta_us_per_request'], '+.1f')} | {_mm(none['cpu_delta_us_per_request'], '+.1f')} |"
+            )
+    if doc.get("load_s"):
+        lines += [
+            "",
+            "## Load: an ECDS update with a new build to its first answer (s, median and min to max)",
+            "",
+            "| build | bytes | seconds |",
+            "| --- | --- | --- |",
+        ]
+        for build, values in doc["load_s"].items():  # type: ignore[attr-defined]
+            lines.append(f"| {build} | {doc['sizes'][build]:,} | {_mm(summarize(values), '.2f')} |")  # type: ignore[index]
+    lines += [
+        "",
         "## Plugin against the baselines (within each round)",
         "",
         "| phase | workload | plugin ÷ baseline | throughput ratio | p50 Δ µs | p99 Δ µs | CPU Δ µs/request |",
@@ -418,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the --compare-wasm builds on the allowed workload only (e.g. a build that never denies)",
     )
+    parser.add_argument(
+        "--load-runs", type=int, default=5, help="ECDS updates per module in the load phase (default 5; 0: none)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; write nothing under results/")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -477,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
         alive = {name: e.alive() for name, e in envoys.items()}
+        loads = load_times(configs, args.load_runs, Path(tmp)) if args.load_runs > 0 else {}
 
     summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for phase in phases:
@@ -505,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         "envoy_version": envoy_version(binary),
         "wasm": {"path": str(wasm), "size": wasm.stat().st_size, "sha256": sha256(wasm)},
         "compare_wasm": {c.name: {"path": str(c.wasm), "size": c.wasm.stat().st_size} for c in extra if c.wasm},
+        "builds": plugins,
+        "sizes": {c.name: c.wasm.stat().st_size for c in configs if c.wasm},
+        "load_s": loads,
         "plugin_config": PLUGIN_CONFIG,
         "machine": machine_info(),
         "load_average_before": load_before,
