@@ -4,8 +4,8 @@ Each build is plugin/ as of git revision BASE_REV (the shipped build before issu
 changes; --rev picks another), extracted with `git archive` into the output folder and changed
 there (the SDK through a patched copy and a replace directive), and, for the export variants,
 with exports removed from the linked module. They are for measurement only, several of them
-wrong on purpose (no log line, a leak): never ship one. Measure them in one run with the real plugin and the raw-ABI
-build:
+wrong on purpose (no log line, a leak): never ship one. Measure them in one run with the real
+plugin and the raw-ABI build:
 
     venv/bin/python -m bench.ablation --out /tmp/ablation        # prints --compare-wasm arguments
     make bench BENCH_ARGS="--rounds 3 --duration 5 --no-latency $(venv/bin/python -m bench.ablation)"
@@ -23,11 +23,15 @@ Variants (see docs/benchmarks.md, "Where the SDK's time goes"):
               (response headers and body, log, done, ...): proxy_on_delete stays
   nodelete    as `exports`, and proxy_on_delete removed too (leaks the SDK's per-stream
               map entries: measurement only)
+
+A revision whose plugin/ has exports.txt (issue #15 on) is built with its own build.sh, so its
+variants get the same post-link steps as the module that ships (--rev HEAD --prefix new-).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -170,8 +174,9 @@ def extract(rev: str, out_dir: Path, name: str) -> Path:
     return work / "plugin"
 
 
-def build(variant: Variant, out_dir: Path, rev: str = BASE_REV) -> Path:
+def build(variant: Variant, out_dir: Path, rev: str = BASE_REV, prefix: str = "") -> Path:
     """rev's plugin/ built with the variant's changes; returns the module's path."""
+    variant = dataclasses.replace(variant, name=prefix + variant.name)
     plugin = extract(rev, out_dir, variant.name)
     main_go = plugin / "main.go"
     main_go.write_text(variant.main_go(main_go.read_text()))
@@ -190,9 +195,14 @@ def build(variant: Variant, out_dir: Path, rev: str = BASE_REV) -> Path:
             target.write_text(text)
         subprocess.run(["go", "mod", "edit", f"-replace={SDK}={sdk}"], cwd=plugin, check=True)
     wasm = out_dir / f"{variant.name}.wasm"
-    env = {**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"}
-    argv = ["go", "build", "-buildmode=c-shared", "-trimpath", "-o", str(wasm), "."]
-    subprocess.run(argv, cwd=plugin, env=env, check=True)
+    if (plugin / "exports.txt").is_file():
+        # A revision with the post-link steps (exports, wasm-opt): build it as it ships.
+        subprocess.run([str(plugin / "build.sh")], check=True)
+        shutil.copyfile(plugin / "plugin.wasm", wasm)
+    else:
+        env = {**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"}
+        argv = ["go", "build", "-buildmode=c-shared", "-trimpath", "-o", str(wasm), "."]
+        subprocess.run(argv, cwd=plugin, env=env, check=True)
     if variant.keep is not None:
         missing = set(variant.keep) - set(exports(wasm.read_bytes()))
         if missing:
@@ -205,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="where the modules go (default: a new temp dir)")
     parser.add_argument("--rev", default=BASE_REV, help=f"the plugin/ to start from (default {BASE_REV})")
+    parser.add_argument("--prefix", default="", help="prefix of the labels (e.g. new- for --rev HEAD)")
     parser.add_argument("variants", nargs="*", help=f"default: all of {', '.join(v.name for v in VARIANTS)}")
     args = parser.parse_args(argv)
     by_name = {v.name: v for v in VARIANTS}
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variants {unknown}")
     out = args.out or Path(tempfile.mkdtemp(prefix="ablation-"))
     out.mkdir(parents=True, exist_ok=True)
-    paths = [(n, build(by_name[n], out, args.rev)) for n in (args.variants or by_name)]
+    paths = [(args.prefix + n, build(by_name[n], out, args.rev, args.prefix)) for n in (args.variants or by_name)]
     print(" ".join(f"--compare-wasm {n}={p}" for n, p in paths))
     return 0
 

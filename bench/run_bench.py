@@ -276,7 +276,7 @@ def start_envoys(configs: list[Config], log_dir: Path, envoy_cpu: int | None) ->
         yield envoys
 
 
-def load_times(configs: list[Config], runs: int, work: Path) -> dict[str, list[float]]:
+def load_times(configs: list[Config], runs: int, work: Path, only: set[str] | None = None) -> dict[str, list[float]]:
     """Seconds from an ECDS update with a new build of each module to its first answer.
 
     One Envoy per module, not pinned (like a proxy in the mesh), each started with the module
@@ -284,7 +284,7 @@ def load_times(configs: list[Config], runs: int, work: Path) -> dict[str, list[f
     compiles it afresh rather than reuse the copy it has) and a new deny body, and polls a
     denied request every 5 ms until the body is the new one. Modules take turns, rotated.
     """
-    wasm_configs = [c for c in configs if c.wasm is not None and c.denies]
+    wasm_configs = [c for c in configs if c.wasm is not None and c.denies and (only is None or c.name in only)]
     out: dict[str, list[float]] = {c.name: [] for c in wasm_configs}
 
     def update(c: Config, n: int) -> tuple[Path, str]:
@@ -518,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--load-runs", type=int, default=5, help="ECDS updates per module in the load phase (default 5; 0: none)"
     )
+    parser.add_argument(
+        "--load-builds", nargs="+", metavar="LABEL", help="the builds to load-time (default: every plugin build)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; write nothing under results/")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -577,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
         alive = {name: e.alive() for name, e in envoys.items()}
-        loads = load_times(configs, args.load_runs, Path(tmp)) if args.load_runs > 0 else {}
+        only = set(args.load_builds) if args.load_builds else None
+        loads = load_times(configs, args.load_runs, Path(tmp), only) if args.load_runs > 0 else {}
 
     summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for phase in phases:
