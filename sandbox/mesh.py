@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,8 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox import process
 from sandbox.envfile import read_env_file, sandbox_dir
-from sandbox.envoy import envoy_bin, free_ports, status_of
+from sandbox.envoy import envoy_bin, free_ports
 from sandbox.kube_api import KubeApi, KubeApiError
 from sandbox.local_stack import Sandbox
 from sandbox.mesh_config import (
@@ -64,10 +64,11 @@ from sandbox.mesh_config import (
     mesh_config,
     routing_objects,
 )
+from sandbox.process import http_get, status_of
 
 REPO = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_S = 120.0
-class MeshError(RuntimeError):
+class MeshError(process.ProcessError):
     """The mesh sandbox could not start, or a part of it is not running."""
 
 
@@ -102,7 +103,7 @@ class Mesh:
         if not (root / "env").is_file():
             raise MeshError(f"the mesh is not up ({root / 'env'} missing): run scripts/mesh-up.sh")
         for name in ("httpbin", "istiod", "gateway"):
-            if running_pid(root, name) is None:
+            if process.running(root, name) is None:
                 raise MeshError(f"{name} of the mesh is not running ({root / (name + '.log')}): "
                                 "run scripts/mesh-up.sh")
         env = read_env_file(root / "env")
@@ -110,14 +111,15 @@ class Mesh:
 
     def get(self, path: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
         """One request through the gateway: (status, body)."""
-        return http_get(self.gateway_url + path, headers, timeout)
+        resp = http_get(self.gateway_url + path, headers, timeout)
+        return resp.status, resp.body
 
     def gateway_pids(self) -> tuple[int, int]:
         """(pilot-agent, Envoy): a rollout that restarts either shows here."""
-        agent = running_pid(self.root, "gateway")
+        agent = process.running(self.root, "gateway")
         if agent is None:
             raise MeshError("the gateway's pilot-agent is not running")
-        children = [p for p in _processes_in_group(agent) if p != agent and _comm(p) == "envoy"]
+        children = [p for p in process.processes_in_group(agent) if p != agent and process.comm(p) == "envoy"]
         if len(children) != 1:
             raise MeshError(f"expected one Envoy under pilot-agent {agent}, found {children}")
         return agent, children[0]
@@ -131,7 +133,7 @@ class Mesh:
         The agent hands Envoy each pulled module as /var/lib/istio/data/<url hash>/<digest>.wasm,
         so Envoy's extension config dump says which image every filter runs.
         """
-        _, body = http_get(f"{self.envoy_admin_url}/config_dump?resource=ecds_filters")
+        body = http_get(f"{self.envoy_admin_url}/config_dump?resource=ecds_filters").body
         return set(re.findall(r"/var/lib/istio/data/[0-9a-f]+/([0-9a-f]{64})\.wasm", body.decode()))
 
 
@@ -172,118 +174,19 @@ def time_rollout(mesh: Mesh, change: Callable[[], object], arrived: Callable[[in
         stop.set()
     if not seen:
         raise MeshError(f"the gateway did not show the new behaviour within {timeout:.0f}s of the change; "
-                        f"gateway log tail:\n{_tail(mesh.root, 'gateway')}")
+                        f"gateway log tail:\n{process.tail(mesh.root / 'gateway.log')}")
     return Rollout(applied, seen[0])
-
-
-def http_get(url: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
 
 
 def _answers(url: str) -> bool:
     return status_of(url, timeout=2) is not None
 
 
-# --- processes: one pid file each; a pid counts only if its cwd is in this mesh dir ---------
-
-def running_pid(root: Path, name: str) -> int | None:
-    try:
-        pid = int((root / f"{name}.pid").read_text())
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except (OSError, ValueError):
-        return None
-    # A recycled pid belongs to some other process, whose cwd is elsewhere.
-    if not Path(cwd).is_relative_to(root) or _state(pid) == "Z":
-        return None
-    return pid
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _processes_in_group(pgid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
-
-
-def _spawn(root: Path, name: str, argv: list[str], env: Mapping[str, str], cwd: Path) -> int:
-    """Starts a daemon in its own session (it outlives this process); pid in <name>.pid."""
-    cwd.mkdir(parents=True, exist_ok=True)
-    with open(root / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=cwd, env={**os.environ, **env}, start_new_session=True)
-    (root / f"{name}.pid").write_text(f"{proc.pid}\n")
-    return proc.pid
-
-
-def _stop(root: Path, name: str, timeout: float = 15.0) -> None:
-    """SIGTERM to the daemon's whole process group (the agent's Envoy too), then SIGKILL."""
-    pid = running_pid(root, name)
-    (root / f"{name}.pid").unlink(missing_ok=True)
-    if pid is None:
-        return
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if not _processes_in_group(pid):
-                return
-            time.sleep(0.1)
-    raise MeshError(f"{name} (process group {pid}) did not exit")
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def _wait(what: str, ready: Callable[[], bool], root: Path, name: str, timeout: float = READY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if running_pid(root, name) is None:
-            raise MeshError(f"{name} exited before {what}; log {root / (name + '.log')}:\n{_tail(root, name)}")
-        if ready():
-            return
-        time.sleep(0.1)
-    raise MeshError(f"{name}: not {what} after {timeout:.0f}s; log {root / (name + '.log')}:\n{_tail(root, name)}")
-
-
-def _tail(root: Path, name: str, lines: int = 30) -> str:
     try:
-        return "\n".join((root / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        process.wait_daemon(root, name, what, ready, timeout)
+    except process.ProcessError as err:
+        raise MeshError(str(err)) from None
 
 
 # --- what the mesh needs in the API server -----------------------------------------------
@@ -358,7 +261,7 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
     """Starts the mesh, or reuses a running one unless fresh (then its gateway's Wasm cache is empty)."""
     root = root or sb.root / "mesh"
     root.mkdir(parents=True, exist_ok=True)
-    if not fresh and all(running_pid(root, n) is not None for n in ("httpbin", "istiod", "gateway")):
+    if not fresh and all(process.running(root, n) is not None for n in ("httpbin", "istiod", "gateway")):
         mesh = Mesh.running(root)
         if _answers(mesh.gateway_url):
             return mesh
@@ -377,13 +280,13 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
     _install_crds(api, _istio_crds(root))
     api.ensure_namespace(NAMESPACE)
 
-    _spawn(root, "httpbin", [sys.executable, "-m", "httpbin.core", "--host", "127.0.0.1",
-                             "--port", str(ports["httpbin"])], {}, root / "httpbin")
+    process.spawn(root, "httpbin", [sys.executable, "-m", "httpbin.core", "--host", "127.0.0.1",
+                             "--port", str(ports["httpbin"])], cwd=root / "httpbin")
     httpbin_url = f"http://127.0.0.1:{ports['httpbin']}/status/200"
     _wait("serving", lambda: _answers(httpbin_url), root, "httpbin")
 
     (root / "mesh.yaml").write_text(json.dumps(mesh_config(ports), indent=1) + "\n")
-    _spawn(root, "istiod", [
+    process.spawn(root, "istiod", [
         str(bins.pilot_discovery), "discovery",
         "--kubeconfig", sb.kube_env["KUBECONFIG"],
         "--meshConfig", str(root / "mesh.yaml"),
@@ -392,7 +295,7 @@ def up(sb: Sandbox, root: Path | None = None, fresh: bool = False) -> Mesh:
         "--httpsAddr", "",
         "--grpcAddr", f"127.0.0.1:{ports['istiod_grpc']}",
         "--monitoringAddr", f"127.0.0.1:{ports['istiod_monitoring']}",
-    ], ISTIOD_ENV, root / "istiod")
+    ], env=ISTIOD_ENV, cwd=root / "istiod")
     istiod_url = f"http://127.0.0.1:{ports['istiod_http']}"
     _wait("ready", lambda: status_of(f"{istiod_url}/ready") == 200, root, "istiod")
 
@@ -441,7 +344,7 @@ def _start_gateway(sb: Sandbox, root: Path, bins: Binaries, ports: dict[str, int
     # Own mount namespace: the sandbox's varlib/ is /var/lib for the agent and its Envoy only.
     wrapped = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
                'mount --bind "$0" /var/lib && exec "$@"', str(root / "varlib"), *agent]
-    _spawn(root, "gateway", wrapped, env, workdir)
+    process.spawn(root, "gateway", wrapped, env=env, cwd=workdir)
 
 
 def down(root: Path | None = None) -> None:
@@ -449,7 +352,7 @@ def down(root: Path | None = None) -> None:
     if not root.is_dir():
         return
     for name in ("gateway", "istiod", "httpbin"):
-        _stop(root, name)
+        process.stop(root, name)
     (root / "env").unlink(missing_ok=True)
 
 

@@ -23,29 +23,9 @@ case ${1:-} in
 *) die "unknown argument '$1'; usage: kube-down.sh [--purge]" ;;
 esac
 
-# stop NAME: SIGTERM the recorded process, SIGKILL after 20s.
-stop() {
-	local name=$1 file=$state/$1.pid pid i
-	[[ -f $file ]] || return 0
-	pid=$(<"$file")
-	if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/"; then
-		kill "$pid" 2>/dev/null || true
-		for i in $(seq 1 200); do
-			kill -0 "$pid" 2>/dev/null || break
-			((i % 50 == 0)) && log "waiting for $name (pid $pid) to exit"
-			sleep 0.1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "$name (pid $pid) ignored SIGTERM for 20s; sending SIGKILL"
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-		log "stopped $name (pid $pid)"
-	else
-		log "$name not running (stale pid file)"
-	fi
-	rm -f "$file"
-}
+# stop NAME: SIGTERM the recorded process (sandbox/process.py: only when it
+# still names this state dir), SIGKILL after 20s.
+stop() { python3 "$repo/sandbox/process.py" stop "$state" "$1" --timeout 20; }
 
 if [[ -d $state ]]; then
 	# Clients before servers, so that none logs connection errors on the way down.

@@ -58,16 +58,11 @@ for tool in openssl python3 go ss curl base64; do
 	command -v "$tool" >/dev/null || die "$tool is required (not on PATH)"
 done
 
-# running_pid NAME: pid from NAME.pid when that process is alive and is ours
-# (its command line names this state dir, so a recycled pid is not mistaken).
-running_pid() {
-	local pid file=$state/$1.pid
-	[[ -f $file ]] || return 1
-	pid=$(<"$file")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/" || return 1
-	echo "$pid"
-}
+# proc running|spawn|stop DIR NAME ...: the sandbox's one way to start, find and
+# stop a daemon (sandbox/process.py: NAME.pid and NAME.log in DIR; a pid counts
+# only while that process runs and names DIR, so a recycled pid is not mistaken).
+proc() { python3 "$repo/sandbox/process.py" "$@"; }
+running_pid() { proc running "$state" "$1"; }
 kube_api() { python3 "$repo/sandbox/kube_api.py" "$@"; }
 
 # The WasmPlugin CRD, extracted in the background while the servers start.
@@ -162,7 +157,6 @@ start_controller_manager() {
 	[[ -s $pki/controller-manager.crt && -s $pki/controller-manager.key ]] || sign_controller_manager
 	choose_port kcm_port "${last_kcm:-}"
 	t_start=$(date +%s.%N)
-	printf '==== scripts/kube-up.sh start %s ====\n' "$(date -u +%FT%TZ)" >>"$state/controller-manager.log"
 	# Loopback only; no leader election (one instance). Every controller uses
 	# the kubeconfig's system:masters identity (no service accounts, no token
 	# controller). It serves /healthz (open to anyone) and /metrics with a
@@ -170,7 +164,7 @@ start_controller_manager() {
 	# a certificate of the same CA (no lookup of the API server's
 	# extension-apiserver-authentication ConfigMap, which has no request-header
 	# CA here) or a token, reviewed by the API server, which also authorizes.
-	setsid "$kcm_bin" \
+	kcm_pid=$(proc spawn "$state" controller-manager -- "$kcm_bin" \
 		--kubeconfig="$state/kubeconfig" \
 		--bind-address=127.0.0.1 --secure-port="$kcm_port" \
 		--tls-cert-file="$pki/controller-manager.crt" --tls-private-key-file="$pki/controller-manager.key" \
@@ -179,14 +173,11 @@ start_controller_manager() {
 		--controllers=garbage-collector-controller,namespace-controller \
 		--leader-elect=false \
 		--use-service-account-credentials=false \
-		--profiling=false \
-		>>"$state/controller-manager.log" 2>&1 </dev/null 8>&- &
-	kcm_pid=$!
+		--profiling=false) || die "could not start kube-controller-manager"
 	started[controller-manager]=$kcm_pid
-	echo "$kcm_pid" >"$state/controller-manager.pid"
 	deadline=$(($(date +%s) + timeout))
 	until kcm_healthy "$kcm_port"; do
-		kill -0 "$kcm_pid" 2>/dev/null ||
+		running_pid controller-manager >/dev/null ||
 			die "kube-controller-manager exited; last lines of $state/controller-manager.log: $(tail -n 5 "$state/controller-manager.log")"
 		(($(date +%s) < deadline)) ||
 			die "kube-controller-manager not healthy on 127.0.0.1:$kcm_port within ${timeout}s; see $state/controller-manager.log"
@@ -201,25 +192,18 @@ start_controller_manager() {
 declare -A started=()
 up=false
 cleanup() {
-	local name pid _
+	local name
 	$up && return 0
-	for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-	# Wait, so that a retry finds the ports and etcd's data dir released.
-	for name in "${!started[@]}"; do
-		pid=${started[$name]}
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		rm -f "$state/$name.pid"
-	done
+	# Waits, so that a retry finds the ports and etcd's data dir released.
+	for name in "${!started[@]}"; do proc stop "$state" "$name" || true; done
 }
 trap cleanup EXIT
 
 mkdir -p "$state"
 chmod 700 "$state"
 # One kube-up.sh at a time per sandbox (a second one then finds everything
-# running). The servers are started with fd 8 closed, so they do not hold it.
+# running). The servers do not hold the lock: sandbox/process.py starts them
+# with only stdin, stdout and stderr open.
 exec 8>"$state/.kube-up.lock"
 command -v flock >/dev/null && flock 8
 
@@ -311,21 +295,15 @@ server=https://127.0.0.1:$api_port
 # etcd: loopback only, plain HTTP (nothing else can reach it), no fsync:
 # sandbox data is disposable and fsync dominates start-up on a busy disk.
 t_etcd=$(date +%s.%N)
-for f in etcd.log apiserver.log; do
-	printf '==== scripts/kube-up.sh start %s ====\n' "$(date -u +%FT%TZ)" >>"$state/$f"
-done
-setsid "$etcd_bin" --name sandbox --data-dir "$state/etcd" \
+etcd_pid=$(proc spawn "$state" etcd -- "$etcd_bin" --name sandbox --data-dir "$state/etcd" \
 	--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
 	--listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
 	--initial-cluster "sandbox=http://127.0.0.1:$peer_port" --initial-cluster-state new \
-	--unsafe-no-fsync --log-level warn \
-	>>"$state/etcd.log" 2>&1 </dev/null 8>&- &
-etcd_pid=$!
+	--unsafe-no-fsync --log-level warn) || die "could not start etcd"
 started[etcd]=$etcd_pid
-echo "$etcd_pid" >"$state/etcd.pid"
 deadline=$(($(date +%s) + 30))
 until curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health" >/dev/null; do
-	kill -0 "$etcd_pid" 2>/dev/null || die "etcd exited; last lines of $state/etcd.log: $(tail -n 5 "$state/etcd.log")"
+	running_pid etcd >/dev/null || die "etcd exited; last lines of $state/etcd.log: $(tail -n 5 "$state/etcd.log")"
 	(($(date +%s) < deadline)) || die "etcd not healthy on 127.0.0.1:$etcd_port within 30s; see $state/etcd.log"
 	sleep 0.1
 done
@@ -336,7 +314,7 @@ log "etcd healthy on 127.0.0.1:$etcd_port in $(elapsed "$t_etcd")s (pid $etcd_pi
 # service-account controller, so nothing creates the default service accounts
 # it would demand for pods.
 t_api=$(date +%s.%N)
-setsid "$apiserver_bin" \
+api_pid=$(proc spawn "$state" apiserver -- "$apiserver_bin" \
 	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
 	--etcd-servers="http://127.0.0.1:$etcd_port" \
 	--tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
@@ -346,11 +324,8 @@ setsid "$apiserver_bin" \
 	--service-cluster-ip-range=10.96.0.0/24 \
 	--authorization-mode=RBAC \
 	--disable-admission-plugins=ServiceAccount \
-	--profiling=false \
-	>>"$state/apiserver.log" 2>&1 </dev/null 8>&- &
-api_pid=$!
+	--profiling=false) || die "could not start kube-apiserver"
 started[apiserver]=$api_pid
-echo "$api_pid" >"$state/apiserver.pid"
 
 export KUBE_API=$server KUBE_CA=$pki/ca.crt KUBE_CLIENT_CERT=$pki/admin.crt KUBE_CLIENT_KEY=$pki/admin.key
 kube_api wait-ready --timeout "$timeout" --pid "$api_pid" ||

@@ -20,7 +20,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sandbox=${SANDBOX_DIR:-$repo/.sandbox}
 state=$sandbox/registry
-pidfile=$state/registry.pid
 envfile=$state/env
 timeout=${REGISTRY_READY_TIMEOUT:-30}
 
@@ -50,14 +49,10 @@ done
 v2_status() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$state/ca.crt" "https://$1/v2/" || true
 }
-running_pid() {
-	local pid
-	[[ -f $pidfile ]] || return 1
-	pid=$(<"$pidfile")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-		grep -qa docker-registry "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid"
-}
+# proc running|spawn|stop DIR NAME ...: the sandbox's one way to start, find and
+# stop a daemon (sandbox/process.py: registry.pid and registry.log in $state).
+proc() { python3 "$repo/sandbox/process.py" "$@"; }
+running_pid() { proc running "$state" registry; }
 
 # Reuse a running registry of this sandbox; restart one that does not answer.
 if pid=$(running_pid); then
@@ -148,8 +143,8 @@ auth:
 EOF
 	chmod 600 "$state/config.yml"
 	# Own session, so that the caller's job control does not reach it.
-	setsid docker-registry serve "$state/config.yml" >>"$state/registry.log" 2>&1 </dev/null &
-	echo $! >"$pidfile"
+	pid=$(proc spawn "$state" registry -- docker-registry serve "$state/config.yml") ||
+		die "could not start docker-registry"
 }
 
 attempts=3
@@ -166,10 +161,9 @@ for attempt in $(seq 1 "$attempts"); do
 	fi
 	host=127.0.0.1:$port
 	start_on "$port"
-	pid=$(<"$pidfile")
 	deadline=$(($(date +%s) + timeout))
 	status=000
-	while kill -0 "$pid" 2>/dev/null && (($(date +%s) < deadline)); do
+	while running_pid >/dev/null && (($(date +%s) < deadline)); do
 		status=$(v2_status "$host")
 		[[ $status == 401 ]] && break
 		sleep 0.1
@@ -178,12 +172,11 @@ for attempt in $(seq 1 "$attempts"); do
 		echo "$port" >"$state/port"
 		break
 	fi
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		rm -f "$pidfile"
+	if running_pid >/dev/null; then
+		proc stop "$state" registry || true
 		die "https://$host/v2/ answered $status, not 401, within ${timeout}s; see $state/registry.log"
 	fi
-	rm -f "$pidfile"
+	rm -f "$state/registry.pid"
 	log "registry exited on port $port (attempt $attempt); last log lines:"
 	tail -n 5 "$state/registry.log" >&2 || true
 done
