@@ -96,8 +96,11 @@ step() {
 	fi
 	out[$key]=$(<"$logf.out")
 	rm -f "$logf.out"
+	# The build scripts say when they reuse a build (or say nothing at all).
 	local how="done"
-	grep -qiE '^[a-z-]+: (cached|reusing|using|installed for)|already' "$logf" && how="cached"
+	if [[ ! -s $logf ]] || grep -qiE '^[a-z-]+: (cached|reusing|using|installed for)|already' "$logf"; then
+		how="cached"
+	fi
 	printf '%s in %ds (left: %s)\n' "$how" "$(($(date +%s) - t0))" "$rest" >&2
 }
 
