@@ -9,6 +9,7 @@ cache=${ASMWASM_CACHE:-$HOME/.cache/asm-wasm}
 bin=$cache/pulumi-$version/bin
 
 if command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-python >/dev/null 2>&1 \
+  && command -v pulumi-resource-pulumi-python >/dev/null 2>&1 \
   && [ "$(pulumi version 2>/dev/null)" = "$version" ]; then
   dirname "$(command -v pulumi)"
   exit 0
@@ -29,7 +30,9 @@ if [ ! -x "$bin/pulumi-language-python" ] || [ "$(cat "$bin/.langhost-src" 2>/de
   CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/pulumi-language-python" ./cmd/pulumi-language-python
   echo "$src_hash" > "$bin/.langhost-src"
 fi
-# The launcher script ships in the sdk/v3 module; the host expects it beside itself.
+# The launcher script ships in the sdk/v3 module; the host expects it beside itself. So does
+# the launcher of Python dynamic providers (pulumi.dynamic), which the engine finds on PATH.
 sdk_dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
 install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
+install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
 echo "$bin"
