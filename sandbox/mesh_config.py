@@ -3,17 +3,57 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 NAMESPACE = "istio-system"
 GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway"
-GATEWAY_LABELS = {"istio": "ingressgateway"}
 UPSTREAM_HOST = "httpbin.sandbox.local"
 # Matches istiod's default, and the agent's ISTIO_META_CLUSTER_ID must say the same.
 CLUSTER_ID = "Kubernetes"
-PORT_NAMES = ("gateway", "httpbin", "istiod_http", "istiod_grpc", "istiod_monitoring",
-              "envoy_admin", "agent_status", "envoy_status", "envoy_prometheus")
+# The port each gateway pod declares (container istio-proxy), as Istio's gateway chart does; the
+# API server's pods proxy (/api/v1/namespaces/NS/pods/NAME:8080/proxy/...) reaches it there.
+POD_PORT = 8080
+POD_PORT_NAME = "http2"
+CONTAINER_NAME = "istio-proxy"
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    """One ingress gateway of the sandbox: the pod it stands for and its files in the mesh dir."""
+
+    name: str
+    """what Mesh.gateway() takes: stable or canary"""
+    labels: dict[str, str]
+    pod_name: str
+    state: str
+    """its pid/log file name and working directory in the mesh dir"""
+    varlib: str
+    """the dir that is /var/lib (its Wasm cache) in its private mount namespace"""
+
+    @property
+    def port_prefix(self) -> str:
+        return "" if self.name == "stable" else f"{self.name}_"
+
+
+# Two gateways whose `istio` labels differ, so a WasmPlugin selecting one never reaches the
+# other: the stable one is what the local stack's selector (and ASM's default gateway) names.
+STABLE = GatewaySpec("stable", {"istio": "ingressgateway"}, "istio-ingressgateway-0", "gateway", "varlib")
+CANARY = GatewaySpec("canary", {"istio": "ingressgateway-canary"}, "istio-ingressgateway-canary-0",
+                     "gateway-canary", "varlib-canary")
+GATEWAYS = (STABLE, CANARY)
+GATEWAY_LABELS = STABLE.labels
+# Each gateway's own loopback ports (the canary's are prefixed "canary_").
+GATEWAY_PORT_NAMES = ("gateway", "envoy_admin", "agent_status", "envoy_status", "envoy_prometheus")
+SHARED_PORT_NAMES = ("httpbin", "istiod_http", "istiod_grpc", "istiod_monitoring")
+PORT_NAMES = (*SHARED_PORT_NAMES, *(f"{gw.port_prefix}{n}" for gw in GATEWAYS for n in GATEWAY_PORT_NAMES))
+
+
+def gateway_ports(ports: dict[str, int], gateway: GatewaySpec) -> dict[str, int]:
+    """One gateway's view of the mesh's ports: its own under the plain names, plus istiod's and httpbin's."""
+    own = {n: ports[f"{gateway.port_prefix}{n}"] for n in GATEWAY_PORT_NAMES}
+    return {**{n: ports[n] for n in SHARED_PORT_NAMES}, **own}
 
 # istiod without the parts a cluster-less sandbox cannot have (CA, injection, webhooks) and
 # without the Istio-only filters upstream Envoy would reject.
@@ -54,16 +94,21 @@ def gateway_proxy_config(ports: dict[str, int], envoy: Path, config_dir: Path) -
     }
 
 
-def gateway_env(ports: dict[str, int], proxy_config: dict[str, Any], ca_bundle: Path) -> dict[str, str]:
-    """pilot-agent's environment: the pod it stands for (labels, namespace, service account)."""
+def gateway_env(ports: dict[str, int], proxy_config: dict[str, Any], ca_bundle: Path,
+                gateway: GatewaySpec = STABLE) -> dict[str, str]:
+    """pilot-agent's environment: the pod it stands for (name, labels, namespace, service account).
+
+    ports is the gateway's view (gateway_ports).
+    """
     return {
-        "POD_NAME": "istio-ingressgateway-sandbox",
+        # The Pod object of the same name (pod_manifest) is how istiod and the API server know it.
+        "POD_NAME": gateway.pod_name,
         "POD_NAMESPACE": NAMESPACE,
         "INSTANCE_IP": "127.0.0.1",
         "SERVICE_ACCOUNT": GATEWAY_SERVICE_ACCOUNT,
         "ISTIO_META_CLUSTER_ID": CLUSTER_ID,
-        # With no Pod object, istiod takes the workload's labels from this metadata.
-        "ISTIO_METAJSON_LABELS": json.dumps(GATEWAY_LABELS),
+        # istiod takes the workload's labels from this metadata, or from the Pod of POD_NAME: the same.
+        "ISTIO_METAJSON_LABELS": json.dumps(gateway.labels),
         "PROXY_CONFIG": json.dumps(proxy_config),
         "ENVOY_STATUS_PORT": str(ports["envoy_status"]),
         "ENVOY_PROMETHEUS_PORT": str(ports["envoy_prometheus"]),
@@ -75,15 +120,23 @@ def gateway_env(ports: dict[str, int], proxy_config: dict[str, Any], ca_bundle: 
     }
 
 
-def routing_objects(gateway_port: int, httpbin_port: int) -> list[tuple[str, dict[str, Any]]]:
-    """Gateway, VirtualService, ServiceEntry and DestinationRule: the gateway's route to httpbin."""
+def routing_objects(ports: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
+    """Gateways (one per gateway label), a VirtualService, a ServiceEntry and a DestinationRule:
+    each gateway's route to httpbin."""
     base = f"/apis/networking.istio.io/v1/namespaces/{NAMESPACE}"
 
-    def obj(kind: str, plural: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        return f"{base}/{plural}/sandbox-httpbin", {
+    def obj(kind: str, plural: str, spec: dict[str, Any], name: str = "sandbox-httpbin") -> tuple[str, dict[str, Any]]:
+        return f"{base}/{plural}/{name}", {
             "apiVersion": "networking.istio.io/v1", "kind": kind,
-            "metadata": {"name": "sandbox-httpbin", "namespace": NAMESPACE}, "spec": spec}
+            "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec}
 
+    httpbin_port = ports["httpbin"]
+    # One Gateway per gateway: both listen on loopback in the root network namespace, so each
+    # needs a port of its own, and each selects exactly its own labels.
+    gateways = [obj("Gateway", "gateways", {
+        "selector": gw.labels,
+        "servers": [{"port": {"number": ports[f"{gw.port_prefix}gateway"], "name": "http", "protocol": "HTTP"},
+                     "bind": "127.0.0.1", "hosts": ["*"]}]}, gateway_resource_name(gw)) for gw in GATEWAYS]
     return [
         obj("ServiceEntry", "serviceentries", {
             "hosts": [UPSTREAM_HOST], "location": "MESH_EXTERNAL", "resolution": "STATIC",
@@ -92,11 +145,54 @@ def routing_objects(gateway_port: int, httpbin_port: int) -> list[tuple[str, dic
         # No CA in the sandbox, so no mTLS to the upstream.
         obj("DestinationRule", "destinationrules", {
             "host": UPSTREAM_HOST, "trafficPolicy": {"tls": {"mode": "DISABLE"}}}),
-        obj("Gateway", "gateways", {
-            "selector": GATEWAY_LABELS,
-            "servers": [{"port": {"number": gateway_port, "name": "http", "protocol": "HTTP"},
-                         "bind": "127.0.0.1", "hosts": ["*"]}]}),
+        *gateways,
         obj("VirtualService", "virtualservices", {
-            "hosts": ["*"], "gateways": ["sandbox-httpbin"],
+            "hosts": ["*"], "gateways": [gateway_resource_name(gw) for gw in GATEWAYS],
             "http": [{"route": [{"destination": {"host": UPSTREAM_HOST, "port": {"number": httpbin_port}}}]}]}),
     ]
+
+
+def gateway_resource_name(gateway: GatewaySpec) -> str:
+    """The Istio Gateway object that selects this gateway."""
+    return "sandbox-httpbin" if gateway is STABLE else f"sandbox-httpbin-{gateway.name}"
+
+
+def pod_manifest(gateway: GatewaySpec) -> dict[str, Any]:
+    """The gateway's Pod, as a cluster lists it: labels, service account, container istio-proxy with
+    port 8080 (http2). No node: nothing schedules or runs it (the sandbox runs the gateway itself),
+    and the controller manager runs no controller that acts on pods."""
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": gateway.pod_name, "namespace": NAMESPACE, "labels": gateway.labels},
+        "spec": {
+            "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
+            "containers": [{
+                "name": CONTAINER_NAME,
+                # Never pulled (no kubelet); says what runs instead.
+                "image": "sandbox.local/pilot-agent-router:local",
+                "ports": [{"name": POD_PORT_NAME, "containerPort": POD_PORT, "protocol": "TCP"}],
+            }],
+        },
+    }
+
+
+def pod_status(gateway: GatewaySpec, pod_ip: str, host_ip: str, started_at: str) -> dict[str, Any]:
+    """The status a kubelet would report for the running gateway (applied to pods/NAME/status)."""
+    conditions = [{"type": t, "status": "True", "lastTransitionTime": started_at}
+                  for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": gateway.pod_name, "namespace": NAMESPACE},
+        "status": {
+            "phase": "Running",
+            "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+            "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
+            "startTime": started_at,
+            "conditions": conditions,
+            "containerStatuses": [{
+                "name": CONTAINER_NAME, "ready": True, "started": True, "restartCount": 0,
+                "image": pod_manifest(gateway)["spec"]["containers"][0]["image"], "imageID": "",
+                "state": {"running": {"startedAt": started_at}},
+            }],
+        },
+    }
