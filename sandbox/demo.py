@@ -9,8 +9,9 @@ import sys
 import time
 
 from sandbox import mesh as mesh_sandbox
-from sandbox.local_stack import REPO, Sandbox, configure, local_stack, push_plugin
+from sandbox.local_stack import REPO, Sandbox, configure, local_stack
 from sandbox.mesh import time_rollout
+from sandbox.registry import read_image
 
 DEBUG_LINE = re.compile(r"request header: 'allow' is [^\n]*, only true can passthrough")
 
@@ -21,7 +22,7 @@ def say(text: str) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    say("sandbox: TLS registry (plays ACR) and kube-apiserver with Istio's CRDs (plays ASM)")
+    say("sandbox: TLS registry (plays ACR), a Docker daemon, kube-apiserver with Istio's CRDs (plays ASM)")
     subprocess.run([str(REPO / "scripts" / "sandbox-up.sh")], check=True)
     sb = Sandbox.running()
 
@@ -30,32 +31,33 @@ def main() -> int:
     mesh = mesh_sandbox.up(sb)
     print(f"gateway {mesh.gateway_url}")
 
-    wasm = REPO / "plugin" / "plugin.wasm"
-    say(f"push {wasm.relative_to(REPO)} as a FROM-scratch image to {sb.registry.host}/test-oci/header-authorization")
-    pushed = push_plugin(sb, wasm)
-    print(f"pushed {pushed.ref} (uploaded {len(pushed.uploaded_blobs)} blob(s))")
-
-    say("pulumi up (stack local): pull Secret wasm-secret and WasmPlugin header-authorization in istio-system")
+    say(f"pulumi up (stack local): docker.Image builds plugin/plugin.wasm FROM scratch and pushes it to "
+        f"{sb.registry.host}/test-oci/header-authorization; pull Secret wasm-secret and WasmPlugin "
+        "header-authorization in istio-system, pinned to the pushed digest")
     stack = local_stack(sb)
-    configure(stack, sb, pushed.ref)
+    configure(stack, sb)
     # --refresh: the sandbox is disposable, so the stack's state may describe objects that a
     # restarted or wiped API server no longer holds.
     argv = ["up", "--yes", "--skip-preview", "--refresh", "--stack", stack.stack,
             "--config-file", str(stack.config_file)]
     outcome: list[int] = []
+    image_ref: list[str] = []
 
     def pulumi_up() -> None:
         result = stack.run(*argv, check=False)
         print(result.stdout)
         if result.returncode != 0:
             print(result.stderr, file=sys.stderr)
+        else:
+            image_ref.append(str(stack.outputs()["imageRef"]))
         outcome.append(result.returncode)
 
-    digest = pushed.ref.split("@sha256:", 1)[1]
-
     def enforced(status: int, body: bytes) -> bool:
-        # A gateway may still run an earlier build (a rerun): wait for this digest.
-        return bool(outcome and outcome[0]) or (status == 403 and digest in mesh.running_digests())
+        # The digest is known once docker.Image has pushed; a gateway may still run an
+        # earlier build (a rerun): wait for this one.
+        if outcome and outcome[0]:
+            return True
+        return bool(image_ref) and status == 403 and image_ref[0].split("@sha256:", 1)[1] in mesh.running_digests()
 
     try:
         rollout = time_rollout(mesh, pulumi_up, enforced)
@@ -64,7 +66,13 @@ def main() -> int:
         return 1
     if outcome[0] != 0:
         return outcome[0]
-    print(f"the gateway ran sha256:{digest[:12]}… and enforced it {rollout.seen_after:.1f}s after `pulumi up` started "
+    repository, digest = image_ref[0].split("@", 1)
+    image = read_image(sb.registry, repository.split("/", 1)[1], digest)
+    layers = ", ".join(f"{layer['digest'][:19]}… {layer['size']} B: {' '.join(files)}"
+                       for layer, files in zip(image.manifest["layers"], image.layer_files(), strict=True))
+    print(f"docker.Image pushed {image_ref[0]}\n  config {image.manifest['config']['digest'][:19]}… "
+          f"(created {image.config.get('created')}), layers: {layers}")
+    print(f"the gateway ran {digest[:19]}… and enforced it {rollout.seen_after:.1f}s after `pulumi up` started "
           f"(pulumi up itself: {rollout.applied_after:.1f}s)")
 
     say("step 5: curl through the gateway (istiod sent it the WasmPlugin; its agent pulled the image "

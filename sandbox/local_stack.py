@@ -1,7 +1,10 @@
-"""The local stack end to end: push the plugin, `pulumi up`, then check what the guide's step 5 checks.
+"""The local stack end to end: `pulumi up` (pulumi-docker builds and pushes the plugin image through
+the sandbox's Docker daemon), then check what the guide's step 5 checks.
 
 Shared by `make demo` (sandbox/demo.py) and the e2e tests, so both exercise the
-same path a user runs.
+same path a user runs. ocitool stays for what it does better than a Docker daemon:
+pulling a WasmPlugin's url the way Istio's agent does (pull_like_istio), and pushing an
+image byte for byte in a given format (push_plugin: prebuilt images for promotion tests).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import registry
+from sandbox.docker import DockerEnv
 from sandbox.envfile import read_env_file, sandbox_dir
 from sandbox.envoy import Envoy, Response, run_envoy, run_httpbin
 from sandbox.kube_api import KubeApi
@@ -37,17 +41,18 @@ class Sandbox:
     registry: registry.RegistryEnv
     kube_env: dict[str, str]
     ocitool: Path
+    docker: DockerEnv
 
     @classmethod
     def running(cls, root: Path | None = None) -> Sandbox:
         root = root or sandbox_dir()
-        missing = [p for p in (root / "registry" / "env", root / "kube" / "env") if not p.is_file()]
+        envs = [root / "registry" / "env", root / "kube" / "env", root / "docker" / "env"]
+        missing = [p for p in envs if not p.is_file()]
         if missing:
             raise RuntimeError(f"the sandbox is not up ({', '.join(map(str, missing))} missing): "
                                "run scripts/sandbox-up.sh")
         ocitool = Path(os.environ["OCITOOL"]) if os.environ.get("OCITOOL") else registry.build_ocitool()
-        return cls(root, registry.read_env(root / "registry" / "env"),
-                   read_env_file(root / "kube" / "env"), ocitool)
+        return cls(root, registry.read_env(envs[0]), read_env_file(envs[1]), ocitool, DockerEnv.read(envs[2]))
 
     @property
     def api(self) -> KubeApi:
@@ -96,20 +101,28 @@ def build_plugin_variant(workdir: Path, deny_body: str, plugin_dir: Path = REPO 
 
 
 def local_stack(sb: Sandbox, state_dir: Path | None = None, stack: str = "local") -> LocalStack:
-    """The `local` stack on a file backend in the sandbox, with the sandbox's kubeconfig."""
+    """The `local` stack on a file backend in the sandbox, with the sandbox's kubeconfig and Docker daemon."""
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if not passphrase:
         raise RuntimeError("PULUMI_CONFIG_PASSPHRASE is not set (the Makefile sets one for the sandbox)")
-    return LocalStack(stack, state_dir or sb.root / "pulumi", passphrase, env={"KUBECONFIG": sb.kube_env["KUBECONFIG"]})
+    return LocalStack(stack, state_dir or sb.root / "pulumi", passphrase,
+                      env={"KUBECONFIG": sb.kube_env["KUBECONFIG"], **sb.docker.client_env()})
 
 
-def configure(stack: LocalStack, sb: Sandbox, image_ref: str, extra: Mapping[str, str] | None = None) -> None:
+def configure(stack: LocalStack, sb: Sandbox, image_ref: str | None = None,
+              extra: Mapping[str, str] | None = None) -> None:
+    """Points the stack at the sandbox's registry: where it is and its credentials, nothing else.
+
+    So `pulumi up` builds plugin/plugin.wasm into an image and pushes it there, as the dev
+    stack does on ACR. image_ref (a digest already pushed) is for the stacks that build
+    nothing: promotion and the prebuilt-image tests.
+    """
     stack.ensure()
     stack.set_config({
         "registryEndpoint": sb.registry.host,
         "registryUsername": sb.registry.username,
         "registryPassword": sb.registry.password,
-        "imageRef": image_ref,
+        **({"imageRef": image_ref} if image_ref else {}),
         **(extra or {}),
     }, secret=("registryPassword",))
 

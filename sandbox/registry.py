@@ -8,13 +8,17 @@ htpasswd auth. Its env file, ``$SANDBOX_DIR/registry/env``, holds shell lines
 from __future__ import annotations
 
 import base64
+import gzip
+import io
 import json
 import ssl
 import subprocess
+import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox.envfile import parse_env, sandbox_dir
 
@@ -69,6 +73,47 @@ def v2_status(reg: RegistryEnv, timeout: float = 3.0) -> int | None:
         return e.code
     except (OSError, ssl.SSLError):
         return None
+
+
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+))
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image as the registry holds it: what a puller (Istio's agent) gets."""
+
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    layers: list[bytes]
+
+    def layer_files(self) -> list[list[str]]:
+        """The entries of each layer's tar, in order (gzip or plain)."""
+        files = []
+        for blob in self.layers:
+            raw = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+            with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+                files.append(tar.getnames())
+        return files
+
+
+def _get(reg: RegistryEnv, path: str, accept: str = "*/*") -> bytes:
+    ctx = ssl.create_default_context(cafile=str(reg.ca))
+    auth = base64.b64encode(f"{reg.username}:{reg.password}".encode()).decode()
+    req = urllib.request.Request(f"https://{reg.host}/v2/{path}",
+                                 headers={"Authorization": f"Basic {auth}", "Accept": accept})
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+        return bytes(resp.read())
+
+
+def read_image(reg: RegistryEnv, repository: str, reference: str) -> StoredImage:
+    """The manifest, config and layers of REPOSITORY:REFERENCE (a tag or sha256:…) in the registry."""
+    manifest = json.loads(_get(reg, f"{repository}/manifests/{reference}", MANIFEST_TYPES))
+    config = json.loads(_get(reg, f"{repository}/blobs/{manifest['config']['digest']}"))
+    layers = [_get(reg, f"{repository}/blobs/{layer['digest']}") for layer in manifest["layers"]]
+    return StoredImage(manifest, config, layers)
 
 
 def running_registry() -> RegistryEnv | None:

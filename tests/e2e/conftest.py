@@ -18,7 +18,6 @@ from sandbox.local_stack import (
     build_plugin_variant,
     configure,
     local_stack,
-    push_plugin,
 )
 from sandbox.pulumi_cli import LocalStack
 
@@ -38,6 +37,7 @@ class E2E:
     sb: Sandbox
     stack: LocalStack
     image_ref: str
+    """What the last `up` pushed (docker.Image), by digest; "" before the first."""
     workdir: Path
 
     def config(self, **values: str) -> None:
@@ -52,10 +52,10 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     sb.api.ensure_namespace(NAMESPACE)
     clean_namespace(sb)
     workdir = tmp_path_factory.mktemp("e2e")
-    pushed = push_plugin(sb, REPO / "plugin" / "plugin.wasm", repository=REPOSITORY)
     stack = local_stack(sb, state_dir=workdir / "pulumi")
-    configure(stack, sb, pushed.ref, {"pluginNamespace": NAMESPACE})
-    yield E2E(sb, stack, pushed.ref, workdir)
+    # No imageRef: the stack's docker.Image builds plugin/plugin.wasm and pushes it.
+    configure(stack, sb, extra={"pluginNamespace": NAMESPACE, "repository": REPOSITORY.split("/", 1)[1]})
+    yield E2E(sb, stack, "", workdir)
     # Whatever a failed test left behind, the API server is cleaned for the next run.
     destroyed = stack.destroy(check=False)
     if destroyed.returncode != 0:
