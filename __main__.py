@@ -52,6 +52,8 @@ delivery = WasmPluginDelivery("header-authorization", {
     "priority": mesh.priority,
     "mesh_kubeconfig": mesh.mesh_kubeconfig,
     "data_plane_kubeconfigs": mesh.data_plane_kubeconfigs,
+    "verify": mesh.verify,
+    "canary_selector": mesh.canary_selector,
 })
 
 pulumi.export("imageRef", delivery.image_ref)

@@ -9,12 +9,21 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
+from components.gateway_check import GatewayCheck
 from components.image import PluginImage
 from components.promotion import PromotedImage
 from components.pull_secret import PullSecret
 from components.registry import Registry
 from components.wasm_plugin import WasmPlugin
-from stackconfig.image_source import AlreadyPushed, BuildAndPush, ImageSource, Promoted, registry_host
+from stackconfig.image_source import (
+    AlreadyPushed,
+    BuildAndPush,
+    ImageSource,
+    Promoted,
+    registry_host,
+    split_digest_ref,
+)
+from stackconfig.verify import VerifySettings, expected_answers
 
 
 class WasmPluginDeliveryArgs(TypedDict):
@@ -47,6 +56,10 @@ class WasmPluginDeliveryArgs(TypedDict):
     """Kubeconfig of the ASM instance (a secret Output); None: the ambient KUBECONFIG."""
     data_plane_kubeconfigs: Mapping[str, pulumi.Input[str] | None]
     """Data-plane cluster name -> kubeconfig (a secret Output; None: the ambient KUBECONFIG)."""
+    verify: NotRequired[VerifySettings]
+    """How every gateway is checked after the WasmPlugin is applied (default: checked, seed answers)."""
+    canary_selector: NotRequired[Mapping[str, str] | None]
+    """Labels of canary gateways that get a new build, and are checked, before the stable ones."""
 
 
 class WasmPluginDelivery(pulumi.ComponentResource):
@@ -97,24 +110,68 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             },
             child,
         )
-        plugin = WasmPlugin(
-            f"{name}-plugin",
-            {
-                "name": args["plugin_name"],
-                "namespace": args["plugin_namespace"],
-                "image_ref": image_ref,
-                "selector": args["selector"],
-                "phase": args["phase"],
-                "image_pull_policy": args["image_pull_policy"],
-                "image_pull_secret": pull_secret.secret_name,
-                "fail_strategy": args["fail_strategy"],
-                "plugin_config": args.get("plugin_config"),
-                "priority": args.get("priority"),
-                "provider": mesh_provider,
-            },
-            # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
-            pulumi.ResourceOptions(parent=self, depends_on=[pull_secret]),
-        )
+        verify = args.get("verify") or VerifySettings()
+        digest = image_ref.apply(lambda ref: split_digest_ref(ref)[1])
+        plugin_config: pulumi.Input[Mapping[str, Any]] | None = args.get("plugin_config")
+        if verify.enabled:
+            # The plugin stamps its deny reply with this: the check's proof of which build answers.
+            plugin_config = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
+                lambda a: {**(a[0] or {}), "build": a[1]})
+        expected = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
+            lambda a: expected_answers(verify, {k: v for k, v in (a[0] or {}).items() if k != "build"}, a[1]))
+
+        def wasm_plugin(role: str, plugin_name: str, selector: pulumi.Input[Mapping[str, str]],
+                        after: list[pulumi.Resource]) -> tuple[WasmPlugin, list[GatewayCheck]]:
+            plugin = WasmPlugin(
+                f"{name}-{role}",
+                {
+                    "name": plugin_name,
+                    "namespace": args["plugin_namespace"],
+                    "image_ref": image_ref,
+                    "selector": selector,
+                    "phase": args["phase"],
+                    "image_pull_policy": args["image_pull_policy"],
+                    "image_pull_secret": pull_secret.secret_name,
+                    "fail_strategy": args["fail_strategy"],
+                    "plugin_config": plugin_config,
+                    "priority": args.get("priority"),
+                    "provider": mesh_provider,
+                },
+                # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
+                pulumi.ResourceOptions(parent=self, depends_on=[pull_secret, *after]),
+            )
+            if not verify.enabled:
+                return plugin, []
+            checks = [
+                GatewayCheck(
+                    f"{name}-check-{role}-{cluster}",
+                    {
+                        "cluster": cluster,
+                        "namespace": args["plugin_namespace"],
+                        "selector": selector,
+                        "port": verify.port,
+                        "url": verify.url,
+                        "kubeconfig": kubeconfig,
+                        "expected": expected,
+                        "build": digest,
+                        "timeout_s": verify.timeout_s,
+                        "triggers": pulumi.Output.all(plugin.generation, pull_secret.versions),
+                    },
+                    pulumi.ResourceOptions(parent=self, depends_on=[plugin]),
+                )
+                for cluster, kubeconfig in args["data_plane_kubeconfigs"].items()
+            ]
+            for check in checks:
+                check.passed.apply(lambda lines, c=check: [pulumi.log.info(line, resource=c) for line in lines or []])
+            return plugin, checks
+
+        canary = args.get("canary_selector")
+        after: list[pulumi.Resource] = []
+        if canary:
+            # A new build reaches the canary gateways first; the stable WasmPlugin waits for their checks.
+            canary_plugin, canary_checks = wasm_plugin("plugin-canary", f"{args['plugin_name']}-canary", canary, [])
+            after = [canary_plugin, *canary_checks]
+        plugin, _ = wasm_plugin("plugin", args["plugin_name"], args["selector"], after)
 
         self.image_ref = image_ref
         self.oci_url = plugin.url
@@ -168,6 +225,8 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 "registry_server": registry.endpoint,
                 "registry_username": args["registry_username"],
                 "registry_password": args["registry_password"],
+                "user_shown": username if isinstance(username := args["registry_username"], str)
+                else "<registryUsername, secret>",
             },
             child,
         ).ref

@@ -24,6 +24,8 @@ class PluginImageArgs(TypedDict):
     """Registry user for the push."""
     registry_password: pulumi.Input[str]
     """Registry password for the push (a secret Output)."""
+    user_shown: str
+    """How the user is named in messages: the user, or a placeholder when registryUsername is secret."""
 
 
 class PluginImage(pulumi.ComponentResource):
@@ -54,6 +56,9 @@ class PluginImage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-image")]),
         )
+        # The provider's push error names the repository but not the user: say both, next to it.
+        pulumi.Output.from_input(args["registry_server"]).apply(lambda server: pulumi.log.info(
+            f"pushes to registry {server} as user {args['user_shown']}", resource=image))
         self.ref = image.repo_digest.apply(_require_digest)
         self.digest = self.ref.apply(lambda ref: split_digest_ref(ref)[1])
         self.register_outputs({"ref": self.ref, "digest": self.digest})

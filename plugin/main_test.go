@@ -229,6 +229,29 @@ func TestConfiguredHeaderValueAndReply(t *testing.T) {
 	})
 }
 
+// The stack sets "build" to the image digest; its gateway check reads it back
+// from the deny reply to tell which build answers.
+func TestDenyReplyCarriesTheConfiguredBuild(t *testing.T) {
+	const build = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	vmTest(t, func(t *testing.T, newOpt func() *proxytest.EmulatorOption) {
+		for config, want := range map[string]string{`{"build": "` + build + `"}`: build, `{}`: ""} {
+			t.Run(config, func(t *testing.T) {
+				host, reset := proxytest.NewHostEmulator(newOpt().WithPluginConfiguration([]byte(config)))
+				defer reset()
+				startOK(t, host)
+				send(t, host, []request{seedDenied("no header", nil, ""),
+					allowed("allow: true", [][2]string{{"allow", "true"}})})
+				id := host.InitializeHttpContext()
+				host.CallOnRequestHeaders(id, nil, true)
+				reply := host.GetSentLocalResponse(id)
+				if got := headerValue(reply.Headers, "x-wasm-plugin-build"); got != want {
+					t.Errorf("deny reply x-wasm-plugin-build = %q, want %q", got, want)
+				}
+			})
+		}
+	})
+}
+
 func TestBadConfigurationRefusesToStartAndDeniesAll(t *testing.T) {
 	cases := []struct {
 		config string

@@ -23,6 +23,7 @@ from stackconfig.image_source import (
     RegistryTarget,
     decide_image_source,
 )
+from stackconfig.verify import PLUGIN_DEFAULTS, VerifySettings, parse_verify, selectors_overlap
 
 PROJECT = "asm-wasm-plugin"
 
@@ -30,7 +31,8 @@ CONFIG_KEYS: tuple[str, ...] = (
     "registryMode", "acrInstanceId", "registryEndpoint", "registryNamespace", "repository", "imageTag",
     "region", "registryUsername", "registryPassword", "keepRegistryOnDestroy", "imageRef", "promoteFrom",
     "wasmFile", "pluginName", "pluginNamespace", "selector", "phase", "imagePullPolicy", "pullSecretName",
-    "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs",
+    "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs", "verify",
+    "canarySelector",
 )
 # Keys that may be set with --secret: they reach resources only as secret Outputs. The other
 # keys decide which resources exist, their names, or the image url every gateway is shown,
@@ -118,6 +120,9 @@ class MeshSettings:
     """None: the ambient KUBECONFIG."""
     data_plane_kubeconfigs: dict[str, Sensitive | None]
     """Cluster name -> kubeconfig (None: the ambient KUBECONFIG)."""
+    verify: VerifySettings
+    canary_selector: dict[str, str] | None
+    """Labels of the canary gateways, which get a new build first; None: no canary step."""
 
 
 @dataclass(frozen=True)
@@ -240,26 +245,52 @@ def _image_ref(values: _Values) -> str | None:
     return ref
 
 
-def parse_selector(values: _Values) -> dict[str, str]:
-    raw = values.raw.get("selector")
-    selector = values.object("selector") if raw not in (None, "") else {"istio": "ingressgateway"}
+def parse_selector(values: _Values, key: str = "selector") -> dict[str, str]:
+    raw = values.raw.get(key)
+    selector = values.object(key) if raw not in (None, "") else {"istio": "ingressgateway"}
     if not selector:
-        raise values.fail("selector", selector,
+        raise values.fail(key, selector,
                           "expected at least one label: an empty selector applies the plugin to every workload "
                           "in its namespace (mesh-wide in istio-system)")
     for label, value in selector.items():
         prefix, _, name = label.rpartition("/")
         if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(name):
-            raise values.fail("selector", selector, f"label name {label!r} is not a valid Kubernetes label key "
+            raise values.fail(key, selector, f"label name {label!r} is not a valid Kubernetes label key "
                               "(an optional DNS prefix and '/', then at most 63 alphanumerics, '-', '_' or '.')")
         if not isinstance(value, str) or not _LABEL_VALUE.match(value):
-            raise values.fail("selector", selector,
+            raise values.fail(key, selector,
                               f"label {label!r} needs a string value of at most 63 alphanumerics, '-', '_' or '.'")
     return selector
 
 
+def _canary_selector(values: _Values, selector: dict[str, str], plugin_name: str) -> dict[str, str] | None:
+    if values.raw.get("canarySelector") in (None, "", "{}", {}):
+        return None
+    canary = parse_selector(values, "canarySelector")
+    if selectors_overlap(selector, canary):
+        raise values.fail(
+            "canarySelector", canary,
+            f"it and 'selector' {selector!r} can both match one workload (no label they both name with "
+            "different values), which would run the stable and the canary build in one chain; give the canary "
+            "gateways a label value the stable selector excludes, e.g. selector istio: ingressgateway and "
+            "canarySelector istio: ingressgateway-canary")
+    if len(plugin_name) > 253 - len("-canary"):
+        raise values.fail("pluginName", plugin_name, "at most 246 characters with a canary (the canary "
+                          "WasmPlugin is named <pluginName>-canary)")
+    return canary
+
+
+def _verify(values: _Values) -> VerifySettings:
+    raw = values.object("verify")
+    deny_status = check_plugin_config(values).get("denyStatus", PLUGIN_DEFAULTS["denyStatus"])
+    return parse_verify(raw, lambda value, accepted: values.fail("verify", value, accepted), deny_status)
+
+
 def check_plugin_config(values: _Values) -> dict[str, Any]:
     config = values.object("pluginConfig")
+    if "build" in config:
+        raise values.fail("pluginConfig", config, "key 'build' is set by the stack (the image digest, which "
+                          "the plugin stamps on its deny reply so that `pulumi up` can tell which build runs)")
     for key, value in config.items():
         expected = PLUGIN_CONFIG_KEYS.get(key)
         if expected is None:
@@ -414,14 +445,16 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         _kubeconfig_text(values, "meshKubeconfig", raw_mesh, "")
         mesh_kubeconfig = secrets.secret_string("meshKubeconfig")
 
+    plugin_name = values.matching("pluginName", _DNS_SUBDOMAIN,
+                                  "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
+                                  "header-authorization") or ""
+    selector = parse_selector(values)
     mesh = MeshSettings(
-        plugin_name=values.matching("pluginName", _DNS_SUBDOMAIN,
-                                    "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
-                                    "header-authorization") or "",
+        plugin_name=plugin_name,
         plugin_namespace=values.matching("pluginNamespace", _DNS_LABEL,
                                          "a Kubernetes namespace name (lowercase DNS label, at most 63)",
                                          "istio-system") or "",
-        selector=parse_selector(values),
+        selector=selector,
         phase=values.one_of("phase", PHASES, "AUTHN"),
         image_pull_policy=values.one_of("imagePullPolicy", PULL_POLICIES, "IfNotPresent"),
         pull_secret_name=pull_secret_name,
@@ -430,6 +463,8 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         priority=_priority(values),
         mesh_kubeconfig=mesh_kubeconfig,
         data_plane_kubeconfigs=_data_plane_kubeconfigs(values),
+        verify=_verify(values),
+        canary_selector=_canary_selector(values, selector, plugin_name),
     )
     image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
                                 registry=registry)

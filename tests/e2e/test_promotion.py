@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from stackconfig.image_source import PromotionRefused
 from sandbox import registry
 from sandbox.local_stack import (
     REPO,
@@ -22,6 +21,7 @@ from sandbox.local_stack import (
     read_back,
 )
 from sandbox.promote import prod_registry, promote
+from stackconfig.image_source import PromotionRefused
 
 DEV_NS, PROD_NS = "e2e-promo-dev", "istio-prod"
 REPOSITORY = "test-oci/e2e-promotion"

@@ -99,7 +99,9 @@ class Deployment:
     secret_outputs: set[str]
     mocks: RecordingMocks
     options: dict[str, pulumi.ResourceOptions]
-    """Resource name -> the options it was registered with (what mocks do not see)."""
+    """Resource name -> the options it was registered with (what mocks do not see); a component and
+    its one resource share a name: the resource's are here, both in `all_options`."""
+    all_options: dict[str, list[pulumi.ResourceOptions]]
 
 
 def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryPassword",),
@@ -126,9 +128,11 @@ def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryP
         exported[name] = pulumi.Output.from_input(value)
 
     options: dict[str, pulumi.ResourceOptions] = {}
+    all_options: dict[str, list[pulumi.ResourceOptions]] = {}
 
     def keep_options(args: pulumi.ResourceTransformationArgs) -> None:
         options[args.name] = args.opts
+        all_options.setdefault(args.name, []).append(args.opts)
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
@@ -149,7 +153,7 @@ def deploy(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ("registryP
         ])
 
     run()
-    return Deployment(mocks.resources, outputs, secrets, mocks, options)
+    return Deployment(mocks.resources, outputs, secrets, mocks, options, all_options)
 
 
 def dev_stack_config() -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 from tests.unit.harness import FAKE_ENDPOINT, Deployment, RecordingMocks, deploy, fake_digest, is_secret, reveal
 
 WASM_PLUGIN = "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin"
+CHECK = "pulumi-python:dynamic/asmwasm:GatewayCheck"
 SECRET = "kubernetes:core/v1:Secret"
 DIGEST_REF = f"registry.example.com/prod/header-authorization@{fake_digest('prod')}"
 
@@ -47,7 +48,8 @@ def test_dev_stack_registers_the_seed_values(dev_config: dict[str, Any]) -> None
     assert spec["imagePullPolicy"] == "IfNotPresent"
     assert spec["imagePullSecret"] == "wasm-secret"
     assert spec["failStrategy"] == "FAIL_CLOSE"
-    assert "pluginConfig" not in spec  # no configuration: the seed's behaviour
+    # The seed's plugin has no configuration; the stack adds only the build stamp its check reads.
+    assert spec["pluginConfig"] == {"build": dep.outputs["imageRef"].split("@")[1]}
 
     secret = only(dep, SECRET)
     assert secret["metadata"] == {**secret["metadata"], "name": "wasm-secret", "namespace": "istio-system"}
@@ -140,8 +142,17 @@ def test_prebuilt_image_by_digest_builds_nothing(dev_config: dict[str, Any]) -> 
 
 def test_plugin_config_reaches_the_wasm_plugin(dev_config: dict[str, Any]) -> None:
     dev_config["pluginConfig"] = {"header": "x-allow", "value": "yes", "denyStatus": 401}
-    spec = only(deploy(dev_config), WASM_PLUGIN)["spec"]
-    assert spec["pluginConfig"] == {"header": "x-allow", "value": "yes", "denyStatus": 401}
+    dep = deploy(dev_config)
+    spec = only(dep, WASM_PLUGIN)["spec"]
+    assert spec["pluginConfig"] == {"header": "x-allow", "value": "yes", "denyStatus": 401,
+                                    "build": dep.outputs["imageRef"].split("@")[1]}
+
+
+def test_without_verification_the_seed_plugin_gets_no_configuration(dev_config: dict[str, Any]) -> None:
+    dev_config["verify"] = {"enabled": False}
+    dep = deploy(dev_config)
+    assert "pluginConfig" not in only(dep, WASM_PLUGIN)["spec"]
+    assert not dep.mocks.of_type(CHECK)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -171,7 +182,10 @@ def test_a_secret_plugin_config_stays_secret(dev_config: dict[str, Any]) -> None
     # (pulumi.runtime.rpc: "we can only set secret outputs on top level properties").
     spec = only(dep, WASM_PLUGIN)["spec"]
     assert is_secret(spec) or is_secret(spec["pluginConfig"])
-    assert reveal(reveal(spec)["pluginConfig"]) == {"header": "x-token", "value": "s3cr3t-plugin-value"}
+    config = reveal(reveal(spec)["pluginConfig"])
+    assert {k: config[k] for k in ("header", "value")} == {"header": "x-token", "value": "s3cr3t-plugin-value"}
+    # The check probes with that value: its input stays secret too.
+    assert is_secret(only(dep, CHECK)["expected"])
     assert "s3cr3t-plugin-value" not in json.dumps(dep.outputs)
 
 
@@ -241,3 +255,38 @@ def test_the_build_context_is_only_the_wasm_file_and_dockerfile() -> None:
     ignore = [line for line in (ROOT / "plugin" / ".dockerignore").read_text().splitlines()
               if line and not line.startswith("#")]
     assert ignore == ["*", "!plugin.wasm", "!Dockerfile"]
+
+
+def test_a_canary_gets_the_build_first_and_the_stable_plugin_waits_for_its_check(dev_config: dict[str, Any]) -> None:
+    dev_config["canarySelector"] = {"istio": "ingressgateway-canary"}
+    dep = deploy(dev_config)
+    plugins = {r.name: r.inputs for r in dep.mocks.of_type(WASM_PLUGIN)}
+    canary, stable = plugins["header-authorization-plugin-canary"], plugins["header-authorization-plugin"]
+    assert canary["metadata"]["name"] == "header-authorization-canary"
+    assert canary["spec"]["selector"] == {"matchLabels": {"istio": "ingressgateway-canary"}}
+    assert canary["spec"]["url"] == stable["spec"]["url"]
+    checks = {r.name: r.inputs for r in dep.mocks.of_type(CHECK)}
+    assert set(checks) == {"header-authorization-check-plugin-canary-default",
+                           "header-authorization-check-plugin-default"}
+    assert checks["header-authorization-check-plugin-canary-default"]["target"]["selector"] == {
+        "istio": "ingressgateway-canary"}
+
+    def after(name: str) -> set[str]:
+        return {d._name for opts in dep.all_options[name] for d in (opts.depends_on or [])}
+
+    assert "header-authorization-plugin-canary" in after("header-authorization-check-plugin-canary-default")
+    assert {"header-authorization-plugin-canary", "header-authorization-check-plugin-canary-default"} <= after(
+        "header-authorization-plugin")
+    assert "header-authorization-plugin" in after("header-authorization-check-plugin-default")
+
+
+def test_every_data_plane_cluster_is_checked_with_its_own_kubeconfig(dev_config: dict[str, Any]) -> None:
+    dev_config["dataPlaneKubeconfigs"] = {"ack-a": "kubeconfig-a", "ack-b": "kubeconfig-b"}
+    dep = deploy(dev_config, secret_keys=("registryPassword", "dataPlaneKubeconfigs"))
+    checks = {r.name: r.inputs for r in dep.mocks.of_type(CHECK)}
+    assert reveal(checks["header-authorization-check-plugin-ack-a"]["kubeconfig"]) == "kubeconfig-a"
+    assert is_secret(checks["header-authorization-check-plugin-ack-b"]["kubeconfig"])
+    check = checks["header-authorization-check-plugin-ack-a"]
+    assert check["target"] == {"cluster": "ack-a", "namespace": "istio-system",
+                               "selector": {"istio": "ingressgateway"}, "port": 8080}
+    assert check["build"] == dep.outputs["imageRef"].split("@")[1]

@@ -18,7 +18,14 @@ const (
 	KeyDenyStatus      = "denyStatus"
 	KeyDenyBody        = "denyBody"
 	KeyDenyContentType = "denyContentType"
+	// KeyBuild is set by the stack, not by users: the image digest, which the
+	// deny reply carries in BuildHeader so that a check can tell which build
+	// answers (an older module, or Istio's deny-all stand-in, would not).
+	KeyBuild = "build"
 )
+
+// BuildHeader is the deny reply's header that carries the configured build.
+const BuildHeader = "x-wasm-plugin-build"
 
 // Defaults reproduce the plugin from the ASM guide this one replaces.
 const (
@@ -35,7 +42,7 @@ const (
 	MaxDenyStatus = 599
 )
 
-var allKeys = []string{KeyHeader, KeyValue, KeyDenyStatus, KeyDenyBody, KeyDenyContentType}
+var allKeys = []string{KeyHeader, KeyValue, KeyDenyStatus, KeyDenyBody, KeyDenyContentType, KeyBuild}
 
 // Config is a validated configuration. Build it with Default or ParseConfig.
 type Config struct {
@@ -50,6 +57,8 @@ type Config struct {
 	DenyBody string
 	// DenyContentType is its Content-Type.
 	DenyContentType string
+	// Build, when set, is sent back in BuildHeader with every deny reply.
+	Build string
 }
 
 // Default returns the configuration used when pluginConfig is absent or empty.
@@ -82,7 +91,7 @@ func (e *ConfigError) Error() string {
 // absent), so that every key gets its own check and its own message, and an
 // explicit null is seen rather than skipped.
 type rawConfig struct {
-	header, value, denyStatus, denyBody, denyContentType []byte
+	header, value, denyStatus, denyBody, denyContentType, build []byte
 }
 
 // slot is where the value of key goes, or nil for a key that is not known.
@@ -98,6 +107,8 @@ func (c *rawConfig) slot(key string) *[]byte {
 		return &c.denyBody
 	case KeyDenyContentType:
 		return &c.denyContentType
+	case KeyBuild:
+		return &c.build
 	}
 	return nil
 }
@@ -169,11 +180,20 @@ func ParseConfig(data []byte) (Config, error) {
 			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + describe(raw.denyContentType), Want: wantContentType}
 		}
 	}
+	if raw.build != nil {
+		if cfg.Build, err = decodeString(KeyBuild, raw.build, wantBuild); err != nil {
+			return Config{}, err
+		}
+		if !isFieldValue(cfg.Build) {
+			return Config{}, &ConfigError{Key: KeyBuild, Got: "got " + describe(raw.build), Want: wantBuild}
+		}
+	}
 	return cfg, nil
 }
 
 const (
-	wantObject      = "a JSON object with the keys header, value, denyStatus, denyBody, denyContentType (all optional)"
+	wantObject      = "a JSON object with the keys header, value, denyStatus, denyBody, denyContentType, build (all optional)"
+	wantBuild       = "a non-empty string without control characters or leading/trailing whitespace (the image digest)"
 	wantHeader      = "a non-empty HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
 	wantValue       = "a non-empty string without control characters or leading/trailing whitespace"
 	wantBody        = "a string"

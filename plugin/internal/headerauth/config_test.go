@@ -106,6 +106,9 @@ var refuseCases = []struct {
 	{`{"denyBody": null}`, KeyDenyBody},
 	{`{"denyContentType": ""}`, KeyDenyContentType},
 	{`{"denyContentType": "text/plain\r\nx-injected: 1"}`, KeyDenyContentType},
+	{`{"build": ""}`, KeyBuild},
+	{`{"build": "sha256:1\r\nx-injected: 1"}`, KeyBuild},
+	{`{"build": 7}`, KeyBuild},
 	{`{"denyStatus": 401, "denyStatus": 402}`, KeyDenyStatus},
 	{`null`, ""},
 	{`[]`, ""},
@@ -188,10 +191,14 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig(%q): status %d out of range", data, cfg.DenyStatus)
 		}
 		// What was accepted, written back as JSON, reads back the same.
-		again, err := json.Marshal(map[string]any{
+		written := map[string]any{
 			KeyHeader: cfg.Header, KeyValue: cfg.Value, KeyDenyStatus: cfg.DenyStatus,
 			KeyDenyBody: cfg.DenyBody, KeyDenyContentType: cfg.DenyContentType,
-		})
+		}
+		if cfg.Build != "" {
+			written[KeyBuild] = cfg.Build
+		}
+		again, err := json.Marshal(written)
 		if err != nil {
 			t.Fatal(err)
 		}

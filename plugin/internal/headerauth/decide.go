@@ -45,5 +45,8 @@ func (c *Config) AppendDenyLog(dst []byte, got string) []byte {
 
 // DenyHeaders are the headers of the local reply sent to a denied request.
 func (c *Config) DenyHeaders() [][2]string {
+	if c.Build != "" {
+		return [][2]string{{"Content-Type", c.DenyContentType}, {BuildHeader, c.Build}}
+	}
 	return [][2]string{{"Content-Type", c.DenyContentType}}
 }

@@ -82,6 +82,10 @@ func TestDenyHeaders(t *testing.T) {
 	if h := cfg.DenyHeaders(); len(h) != 1 || h[0] != [2]string{"Content-Type", "text/plain"} {
 		t.Errorf("DenyHeaders() = %q", h)
 	}
+	cfg.Build = "sha256:ab"
+	if h := cfg.DenyHeaders(); len(h) != 2 || h[1] != [2]string{BuildHeader, "sha256:ab"} {
+		t.Errorf("DenyHeaders() with a build = %q", h)
+	}
 }
 
 func TestDecideDoesNotAllocate(t *testing.T) {

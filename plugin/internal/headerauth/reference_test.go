@@ -71,6 +71,14 @@ func referenceParseConfig(data []byte) (Config, error) {
 			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + describe(raw.DenyContentType), Want: wantContentType}
 		}
 	}
+	if raw.Build != nil {
+		if cfg.Build, err = refDecodeString(KeyBuild, raw.Build, wantBuild); err != nil {
+			return Config{}, err
+		}
+		if !isFieldValue(cfg.Build) {
+			return Config{}, &ConfigError{Key: KeyBuild, Got: "got " + describe(raw.Build), Want: wantBuild}
+		}
+	}
 	return cfg, nil
 }
 
@@ -83,6 +91,7 @@ type refRawConfig struct {
 	DenyStatus      json.RawMessage `json:"denyStatus"`
 	DenyBody        json.RawMessage `json:"denyBody"`
 	DenyContentType json.RawMessage `json:"denyContentType"`
+	Build           json.RawMessage `json:"build"`
 }
 
 func refDecodeError(err error) error {
