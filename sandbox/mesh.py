@@ -1,20 +1,29 @@
-"""The real mesh path on the sandbox: istiod and an `istio: ingressgateway` in front of httpbin.
+"""The real mesh path on the sandbox: istiod and two ingress gateways in front of httpbin.
 
-istiod (pilot-discovery) runs out of cluster against the sandbox's API server. The gateway is
-pilot-agent in router mode, labelled ``istio: ingressgateway`` in ``istio-system``, driving the
-PyPI Envoy. A Gateway, a VirtualService and a ServiceEntry route it to httpbin on loopback.
-Whatever WasmPlugin ``pulumi up`` then applies, istiod turns into an extension config for the
-gateway; the agent pulls the image from the sandbox's TLS + htpasswd registry with the pull
-Secret and hands the module to Envoy: the path ASM runs.
+istiod (pilot-discovery) runs out of cluster against the sandbox's API server. Each gateway is
+pilot-agent in router mode in ``istio-system``, driving the PyPI Envoy: the stable one labelled
+``istio: ingressgateway`` (what the local stack selects), the canary one ``istio:
+ingressgateway-canary``. Gateways, a VirtualService and a ServiceEntry route both to httpbin on
+loopback. Whatever WasmPlugin ``pulumi up`` then applies, istiod turns into an extension config
+for the gateways it selects; their agents pull the image from the sandbox's TLS + htpasswd
+registry with the pull Secret and hand the module to Envoy: the path ASM runs.
+
+Each gateway is also a Pod in the API server (istio-ingressgateway-0, istio-ingressgateway-canary-0;
+container istio-proxy, port 8080 "http2"), Running and Ready at a podIP in a network namespace of
+the sandbox (sandbox/netns.py), where a forwarder passes connections to the gateway: the API
+server's pods proxy (``/api/v1/namespaces/istio-system/pods/NAME:8080/proxy/PATH``) reaches it,
+as a verifier holding only the cluster's kubeconfig would.
 
 What differs from a cluster, each forced by running without one (docs/istio-path.md):
 
 - xDS is plaintext on loopback (no CA). The gateway authenticates with a ServiceAccount token
   and istiod runs with XDS_AUTH_PLAINTEXT=true, because istiod hands pull secrets only to
   authenticated proxies.
-- The agent runs in a private mount namespace where ``$SANDBOX_DIR/mesh/varlib`` is /var/lib:
-  its Wasm cache (/var/lib/istio/data, a fixed path) belongs to this sandbox, so a module cached
-  by an earlier run can never stand in for a pull, and the host is untouched. Needs root.
+- Each agent runs in a private mount namespace where its own ``$SANDBOX_DIR/mesh/varlib[-canary]``
+  is /var/lib: its Wasm cache (/var/lib/istio/data, a fixed path) belongs to this gateway, so a
+  module cached by an earlier run or by the other gateway can never stand in for a pull, and the
+  host is untouched. Needs root (as do the network namespace and its veth pair).
+- The gateways listen on loopback; their pods' addresses reach them through a forwarder.
 - Istio-only Envoy filters (metadata exchange, ALPN, stats) are switched off: the PyPI Envoy is
   upstream Envoy, which does not have them.
 - The agent trusts the registry's CA through SSL_CERT_FILE (system CAs + the sandbox CA): the
@@ -24,9 +33,11 @@ What differs from a cluster, each forced by running without one (docs/istio-path
     python -m sandbox.mesh down
     python -m sandbox.mesh status
 
-Everything lives in ``$SANDBOX_DIR/mesh/``: ``env`` (GATEWAY_URL, ...), ``ports``, one
-``<name>.pid`` and ``<name>.log`` per process (httpbin, istiod, gateway), ``mesh.yaml``,
-``crds.json``, ``gateway/`` (the agent's working directory) and ``varlib/``.
+Everything lives in ``$SANDBOX_DIR/mesh/``: ``env`` (GATEWAY_URL, CANARY_GATEWAY_URL, ...),
+``gateways.json`` (what Mesh.running reads), ``ports``, ``netns.json``, one ``<name>.pid`` and
+``<name>.log`` per daemon (httpbin, istiod, gateway, gateway-canary, gateway-forward,
+gateway-canary-forward; sandbox/process.py), ``mesh.yaml``, ``crds.json``, each agent's working
+directory (``gateway/``, ``gateway-canary/``) and Wasm cache (``varlib/``, ``varlib-canary/``).
 """
 
 from __future__ import annotations
