@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/mesh-up.sh started (gateway, istiod, httpbin). Safe to run twice.
+# Stops what scripts/mesh-up.sh started (forwarders, gateways, istiod, httpbin), deletes
+# the gateway pods (while the API server answers) and the network namespace. Safe to run twice.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 py=${PYTHON:-$repo/venv/bin/python}
