@@ -61,8 +61,7 @@ class PullSecret(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=provider,
                                             additional_secret_outputs=["data", "stringData"]),
             )
-            versions.append(secret.metadata.apply(lambda meta: getattr(meta, "resource_version", None)
-                                                  if not isinstance(meta, dict) else meta.get("resourceVersion")))
+            versions.append(secret.metadata.apply(lambda meta: meta.resource_version))
         self.secret_name = pulumi.Output.from_input(args["name"])
         self.clusters = pulumi.Output.from_input(sorted(args["clusters"]))
         self.versions = pulumi.Output.all(*versions)

@@ -88,4 +88,4 @@ class WasmPlugin(pulumi.ComponentResource):
 
 def _field(meta: Any, name: str) -> Any:
     """A metadata field, whether the SDK hands metadata over as a dict or as ObjectMeta."""
-    return meta.get(name) if isinstance(meta, dict) else getattr(meta, name, None)
+    return getattr(meta, name) if hasattr(meta, name) else meta.get(name)

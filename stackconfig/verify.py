@@ -53,6 +53,7 @@ class VerifySettings:
 
 def parse_verify(raw: Mapping[str, Any], fail: Any, plugin_deny_status: int) -> VerifySettings:
     """raw: the `verify` object; fail(value, accepted) -> the ConfigError to raise."""
+    raw = {key: _coerce(VERIFY_KEYS.get(key, (str, None))[0], value) for key, value in raw.items()}
     for key, value in raw.items():
         spec = VERIFY_KEYS.get(key)
         if spec is None:
@@ -80,6 +81,16 @@ def parse_verify(raw: Mapping[str, Any], fail: Any, plugin_deny_status: int) -> 
         enabled=values["enabled"], path=values["path"], allowed_status=values["allowedStatus"],
         timeout_s=values["timeoutSeconds"], port=values["port"], url=values["url"],
         overrides={k: raw[k] for k in FROM_PLUGIN if k in raw})
+
+
+def _coerce(kind: type, value: Any) -> Any:
+    """`pulumi config set --path verify.timeoutSeconds 30` stores the string "30": take it as meant."""
+    if isinstance(value, str):
+        if kind is bool and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if kind is int and re.fullmatch(r"-?[0-9]{1,9}", value):
+            return int(value)
+    return value
 
 
 def expected_answers(verify: VerifySettings, plugin_config: Mapping[str, Any] | None, build: str) -> Expected:

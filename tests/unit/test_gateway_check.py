@@ -149,7 +149,7 @@ def test_selectors_overlap() -> None:
     ({"canarySelector": {"-bad": "x"}}, "'asm-wasm-plugin:canarySelector'"),
     ({"verify": {"timeout": 3}}, "unknown key 'timeout'"),
     ({"verify": {"timeoutSeconds": 0}}, "'timeoutSeconds' must be from 1 to 3600"),
-    ({"verify": {"timeoutSeconds": "60"}}, "'timeoutSeconds' must be an integer"),
+    ({"verify": {"timeoutSeconds": "sixty"}}, "'timeoutSeconds' must be an integer"),
     ({"verify": {"enabled": "yes"}}, "'enabled' must be true or false"),
     ({"verify": {"path": "status"}}, "must be a URL path starting with '/'"),
     ({"verify": {"port": 70000}}, "'port' must be from 1 to 65535"),
