@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from sandbox import registry
@@ -53,7 +54,7 @@ def copy_image(sb: Sandbox, ref: str, to: registry.RegistryEnv, repository: str,
 
 
 def promote(source: LocalStack, target: LocalStack, sb: Sandbox, requested: str | None = None,
-            copy_to: registry.RegistryEnv | None = None) -> str:
+            copy_to: registry.RegistryEnv | None = None, extra: Mapping[str, str] | None = None) -> str:
     """Returns the promoted reference; raises PromotionRefused for a digest the source does not run."""
     # Checked before a copy too, so that a refused image never reaches the prod registry.
     ref = check_promotion(source.stack, source.outputs().get("imageRef"), requested)
@@ -62,7 +63,7 @@ def promote(source: LocalStack, target: LocalStack, sb: Sandbox, requested: str 
         ref = copy_image(sb, ref, copy_to, "test-oci/header-authorization", "promoted")
         pull_from = copy_to
     target.ensure()  # the committed config: promoteFrom the source, no imageRef
-    values = {"registryUsername": pull_from.username, "registryPassword": pull_from.password}
+    values = {"registryUsername": pull_from.username, "registryPassword": pull_from.password, **(extra or {})}
     if requested is not None or copy_to is not None:
         values["imageRef"] = ref
     target.set_config(values, secret=("registryPassword",))
