@@ -89,14 +89,22 @@ class StoredImage:
     config: dict[str, Any]
     layers: list[bytes]
 
+    def _tars(self) -> list[tarfile.TarFile]:
+        return [tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob))
+                for blob in self.layers]
+
     def layer_files(self) -> list[list[str]]:
         """The entries of each layer's tar, in order (gzip or plain)."""
-        files = []
-        for blob in self.layers:
-            raw = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
-            with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-                files.append(tar.getnames())
-        return files
+        return [tar.getnames() for tar in self._tars()]
+
+    def file(self, name: str) -> bytes:
+        """The bytes of a file in the image (the last layer that has it)."""
+        for tar in reversed(self._tars()):
+            if name in tar.getnames():
+                member = tar.extractfile(name)
+                if member is not None:
+                    return member.read()
+        raise KeyError(f"{name} is in no layer of the image")
 
 
 def _get(reg: RegistryEnv, path: str, accept: str = "*/*") -> bytes:
