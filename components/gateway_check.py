@@ -19,7 +19,7 @@ from gatewaycheck.judge import Expected
 from gatewaycheck.run import check, target_from
 
 # What decides whether the check runs again (inputs; the kubeconfig is not among them).
-_WATCHED = ("build", "triggers", "target", "timeoutSeconds")
+_WATCHED = ("build", "triggers", "target", "timeoutSeconds", "expected")
 
 
 def _run(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,7 +30,8 @@ def _run(props: Mapping[str, Any]) -> dict[str, Any]:
     expected["denied_status"] = int(expected["denied_status"])
     expected["allowed_status"] = int(expected["allowed_status"])
     passed = check(target, Expected(**expected), props.get("kubeconfig") or None, float(props["timeoutSeconds"]))
-    # Only what is not secret goes to the outputs: the kubeconfig and probe value stay inputs.
+    # The kubeconfig stays an input; `expected` (it may hold the probe's secret value) is an output
+    # only to be compared on the next run, and is stored encrypted (additional_secret_outputs).
     return {key: props[key] for key in _WATCHED} | {"passed": passed}
 
 
@@ -86,7 +87,7 @@ class GatewayCheck(pulumi.dynamic.Resource, module="asmwasm", name="GatewayCheck
             "timeoutSeconds": args["timeout_s"],
             "triggers": args["triggers"],
             "passed": None,
-        }, opts)
+        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["expected"])))
 
 
 def _expected_props(expected: Expected) -> dict[str, Any]:
