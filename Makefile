@@ -12,7 +12,7 @@ TOOLS_ENV := $(SANDBOX_DIR)/tools.env
 # WasmPlugin in istio-system would act on the tests' gateway too).
 TEST_SANDBOX_DIR := $(SANDBOX_DIR)/test
 
-.PHONY: all venv tools plugin demo down preview bench soak compat rollout test lint test-go test-unit test-envoy test-compat test-sandbox clean
+.PHONY: all venv tools plugin demo down pulumi preview bench soak compat rollout test lint test-go test-unit test-envoy test-compat test-sandbox clean
 
 all: plugin
 
@@ -35,6 +35,10 @@ demo: venv tools plugin
 down:
 	scripts/sandbox-down.sh
 	SANDBOX_DIR=$(TEST_SANDBOX_DIR) scripts/sandbox-down.sh
+
+# The Pulumi CLI on the sandbox's local stack (after make demo): make pulumi ARGS="stack output".
+pulumi: venv tools
+	source $(TOOLS_ENV) && $(PY) -m sandbox.stack_cli $(ARGS)
 
 # What the pull request's preview comment shows, for the sandbox's stacks (make -s preview: Markdown only).
 preview: venv tools plugin
