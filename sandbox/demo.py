@@ -14,6 +14,7 @@ from sandbox.mesh import time_rollout
 from sandbox.registry import read_image
 
 DEBUG_LINE = re.compile(r"request header: 'allow' is [^\n]*, only true can passthrough")
+VERIFIED_LINE = re.compile(r"cluster '[^']+': pod \S+ runs sha256:[^\n]*")
 
 
 def say(text: str) -> None:
@@ -35,17 +36,21 @@ def main() -> int:
         f"{sb.registry.host}/test-oci/header-authorization; pull Secret wasm-secret and WasmPlugin "
         "header-authorization in istio-system, pinned to the pushed digest")
     stack = local_stack(sb)
-    configure(stack, sb)
+    # The sandbox's second gateway plays the canary: a new build goes there first, is verified
+    # there by `pulumi up` itself, and only then replaces the build on the stable gateway.
+    configure(stack, sb, extra={"canarySelector.istio": "ingressgateway-canary"})
     # --refresh: the sandbox is disposable, so the stack's state may describe objects that a
     # restarted or wiped API server no longer holds.
     argv = ["up", "--yes", "--skip-preview", "--refresh", "--stack", stack.stack,
             "--config-file", str(stack.config_file)]
     outcome: list[int] = []
     image_ref: list[str] = []
+    up_output: list[str] = []
 
     def pulumi_up() -> None:
         result = stack.run(*argv, check=False)
         print(result.stdout)
+        up_output.append(result.stdout)
         if result.returncode != 0:
             print(result.stderr, file=sys.stderr)
         else:
@@ -66,6 +71,11 @@ def main() -> int:
         return 1
     if outcome[0] != 0:
         return outcome[0]
+    say("verified by `pulumi up` itself (its gateway checks, through the API server's pods proxy): "
+        "canary first, then stable")
+    # pulumi prints each diagnostic as it comes and again in its summary: once each here.
+    for line in dict.fromkeys(VERIFIED_LINE.findall(up_output[0] if up_output else "")):
+        print(line)
     repository, digest = image_ref[0].split("@", 1)
     image = read_image(sb.registry, repository.split("/", 1)[1], digest)
     layers = ", ".join(f"{layer['digest'][:19]}… {layer['size']} B: {' '.join(files)}"
