@@ -10,7 +10,7 @@ plugin and the raw-ABI build:
     venv/bin/python -m bench.ablation --out /tmp/ablation        # prints --compare-wasm arguments
     make bench BENCH_ARGS="--rounds 3 --duration 5 --no-latency $(venv/bin/python -m bench.ablation)"
 
-Variants (see docs/benchmarks.md, "Where the SDK's time goes"):
+Variants (see docs/benchmarks.md, "Where the SDK build's extra time went"):
 
   base        BASE_REV's plugin/, built the way its build.sh built it
   nolog       no debug line on a denial (neither built nor handed to proxy_log)
@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="where the modules go (default: a new temp dir)")
     parser.add_argument("--rev", default=BASE_REV, help=f"the plugin/ to start from (default {BASE_REV})")
+    parser.add_argument(
+        "--flag", default="--compare-wasm", help="the option printed before each build (bench.ab: --build)"
+    )
     parser.add_argument("--prefix", default="", help="prefix of the labels (e.g. new- for --rev HEAD)")
     parser.add_argument("variants", nargs="*", help=f"default: all of {', '.join(v.name for v in VARIANTS)}")
     args = parser.parse_args(argv)
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="ablation-"))
     out.mkdir(parents=True, exist_ok=True)
     paths = [(args.prefix + n, build(by_name[n], out, args.rev, args.prefix)) for n in (args.variants or by_name)]
-    print(" ".join(f"--compare-wasm {n}={p}" for n, p in paths))
+    print(" ".join(f"{args.flag} {n}={p}" for n, p in paths))
     return 0
 
 
