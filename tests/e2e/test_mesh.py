@@ -64,7 +64,9 @@ def mesh_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshE2E]:
     workdir = tmp_path_factory.mktemp("mesh")
     pushed = push_plugin(sb, REPO / "plugin" / "plugin.wasm", repository=REPOSITORY)
     stack = local_stack(sb, state_dir=workdir / "pulumi")
-    configure(stack, sb, pushed.ref, {"pluginName": PLUGIN, "pullSecretName": SECRET})
+    # pulumi up's own gateway check (verify) then fails within 20s, not 60s, where a test wants it to.
+    configure(stack, sb, pushed.ref, {"pluginName": PLUGIN, "pullSecretName": SECRET,
+                                      "verify.timeoutSeconds": "20"})
     yield MeshE2E(sb, mesh, stack, pushed.ref, workdir)
     destroyed = stack.destroy(check=False)
     if destroyed.returncode != 0:
@@ -76,11 +78,14 @@ def mesh_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshE2E]:
 def wait_for(gateway: Mesh | Gateway, want_status: int, headers: dict[str, str] | None = None,
              timeout: float = ROLLOUT_TIMEOUT_S) -> tuple[int, bytes]:
     deadline = time.monotonic() + timeout
-    status, body = gateway.get("/status/418", headers)
-    while status != want_status and time.monotonic() < deadline:
+    while True:
+        try:
+            status, body = gateway.get("/status/418", headers)
+        except OSError as err:  # a connection Envoy drains while its listener changes: ask again
+            status, body = 0, str(err).encode()
+        if status == want_status or time.monotonic() >= deadline:
+            return status, body
         time.sleep(0.1)
-        status, body = gateway.get("/status/418", headers)
-    return status, body
 
 
 def via_api_server(sb: Sandbox, gateway: Gateway, path: str,
@@ -195,8 +200,12 @@ def test_wrong_pull_secret_fails_closed_and_the_fix_rolls_out(mesh_e2e: MeshE2E)
     assert oci.ref != mesh_e2e.image_ref
     mesh_e2e.stack.set_config({"registryPassword": "not-the-password", "imageRef": oci.ref},
                               secret=("registryPassword",))
-    mesh_e2e.stack.up()
     # The agent cannot pull, and Istio fails closed: every request is denied, the allowed one too.
+    # pulumi up's gateway check sees that through the API server and fails the update.
+    failed = mesh_e2e.stack.up(check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and "RBAC: access denied" in output, output[-3000:]
+    assert "not-the-password" not in output
     status, body = wait_for(m, 403, {"allow": "true"})
     assert (status, body) == (403, b"RBAC: access denied"), m.log("gateway")[-3000:]
     assert "not-the-password" not in m.log("gateway") and "not-the-password" not in m.log("istiod")
@@ -213,7 +222,8 @@ def test_new_build_rolls_out_without_restarting_the_gateway(mesh_e2e: MeshE2E, p
     m = mesh_e2e.mesh
     pids = m.gateway_pids()
     pushed = push_plugin(mesh_e2e.sb, plugin_v2, repository=REPOSITORY, tag="v0.0.2")
-    mesh_e2e.stack.set_config({"imageRef": pushed.ref})
+    # A build whose own default deny reply differs: pulumi up's check is told what it answers now.
+    mesh_e2e.stack.set_config({"imageRef": pushed.ref, "verify.deniedBody": PLUGIN_V2_BODY})
     v2 = PLUGIN_V2_BODY.encode()
     rollout = time_rollout(m, mesh_e2e.stack.up, lambda status, body: body == v2, timeout=ROLLOUT_TIMEOUT_S)
     print(f"\nnew build: pulumi up {rollout.applied_after:.1f}s, new deny body at the gateway "
