@@ -52,25 +52,32 @@ def main(argv: list[str] | None = None) -> int:
     for i, body in enumerate(BODIES):
         wasm = build_plugin_variant(work / f"build-{i}", body, args.plugin_dir)
         refs.append(push_plugin(sb, wasm, repository=REPOSITORY, tag=f"build-{i}").ref)
-    stack = local_stack(sb, state_dir=work / "pulumi")
-    configure(stack, sb, refs[0], {"pluginName": PLUGIN, "pullSecretName": f"{PLUGIN}-secret"})
-
     results: list[tuple[str, Rollout]] = []
-    try:
-        first = time_rollout(mesh, stack.up, lambda status, body: body == BODIES[0].encode())
-        results.append(("first arrival", first))
-        print(f"first arrival: up {first.applied_after:.2f}s, gateway {first.seen_after:.2f}s", flush=True)
-        for n in range(args.rounds):
-            target = (n + 1) % 2
-            stack.set_config({"imageRef": refs[target]})
-            want = BODIES[target].encode()
-            r = time_rollout(mesh, stack.up, lambda status, body, want=want: body == want)
-            results.append((f"round {n + 1}", r))
-            print(f"round {n + 1}: up {r.applied_after:.2f}s, gateway {r.seen_after:.2f}s", flush=True)
-    finally:
-        stack.destroy(check=False)
+    # Without the gateway checks (what `pulumi up` cost before them), then with them and a canary:
+    # `pulumi up` then returns only once both gateways are verified running the new build.
+    for mode, extra in (("unverified", {"verify.enabled": "false"}),
+                        ("verified", {"canarySelector.istio": "ingressgateway-canary"})):
+        stack = local_stack(sb, state_dir=work / f"pulumi-{mode}")
+        # Each build's deny body also in pluginConfig, so that the gateway check expects the body
+        # the build answers with (it derives its expectations from pluginConfig).
+        configure(stack, sb, refs[0], {"pluginName": PLUGIN, "pullSecretName": f"{PLUGIN}-secret",
+                                       "pluginConfig.denyBody": BODIES[0], **extra})
+        try:
+            first = time_rollout(mesh, stack.up, lambda status, body: body == BODIES[0].encode())
+            results.append((f"{mode}: first arrival", first))
+            print(f"{mode}: first arrival: up {first.applied_after:.2f}s, gateway {first.seen_after:.2f}s", flush=True)
+            for n in range(args.rounds):
+                target = (n + 1) % 2
+                stack.set_config({"imageRef": refs[target], "pluginConfig.denyBody": BODIES[target]})
+                want = BODIES[target].encode()
+                r = time_rollout(mesh, stack.up, lambda status, body, want=want: body == want)
+                results.append((f"{mode}: round {n + 1}", r))
+                print(f"{mode}: round {n + 1}: up {r.applied_after:.2f}s, gateway {r.seen_after:.2f}s", flush=True)
+        finally:
+            stack.destroy(check=False)
 
-    rounds = [r for label, r in results if label != "first arrival"]
+    rounds = [r for label, r in results if label.startswith("unverified: round")]
+    verified = [r.applied_after for label, r in results if label.startswith("verified: round")]
     seen = [r.seen_after for r in rounds]
     applied = [r.applied_after for r in rounds]
     lag = [r.seen_after - r.applied_after for r in rounds]
@@ -79,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "seen_median_s": statistics.median(seen), "seen_min_s": min(seen), "seen_max_s": max(seen),
         "up_median_s": statistics.median(applied),
         "after_up_median_s": statistics.median(lag), "after_up_min_s": min(lag), "after_up_max_s": max(lag),
+        "verified_up_median_s": statistics.median(verified), "verified_up_min_s": min(verified),
+        "verified_up_max_s": max(verified),
     }
     name = f"rollout-{timestamp()}"
     out = results_dir()
@@ -94,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{summary['seen_median_s']:.2f}s (median; {summary['seen_min_s']:.2f} to {summary['seen_max_s']:.2f}) "
             f"after `pulumi up` started; pulumi up took {summary['up_median_s']:.2f}s, the mesh "
             f"{summary['after_up_median_s']:.2f}s more ({summary['after_up_min_s']:.2f} to "
-            f"{summary['after_up_max_s']:.2f})")
+            f"{summary['after_up_max_s']:.2f}). With the gateway checks and a canary, `pulumi up` returned "
+            f"verified at both gateways after {summary['verified_up_median_s']:.2f}s (median; "
+            f"{summary['verified_up_min_s']:.2f} to {summary['verified_up_max_s']:.2f})")
     (out / f"{name}.md").write_text("\n".join([*lines, "", text, ""]))
     print(text)
     print(f"written: {out / name}.json, .md")

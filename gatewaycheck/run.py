@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from gatewaycheck import kube
 from gatewaycheck.judge import Answer, Expected, judge
 
-POLL_S = 0.5
+POLL_S = 0.2
 
 
 @dataclass(frozen=True)
