@@ -161,8 +161,10 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 )
                 for cluster, kubeconfig in args["data_plane_kubeconfigs"].items()
             ]
-            for check in checks:
-                check.passed.apply(lambda lines, c=check: [pulumi.log.info(line, resource=c) for line in lines or []])
+            if not pulumi.runtime.is_dry_run():  # a preview would show the last update's lines as news
+                for check in checks:
+                    check.passed.apply(lambda lines, c=check: [pulumi.log.info(line, resource=c)
+                                                               for line in lines or []])
             return plugin, checks
 
         canary = args.get("canary_selector")
