@@ -158,7 +158,10 @@ def test_wrong_registry_password_fails_the_push_without_showing_it(e2e: E2E) -> 
     # the wrong password meets the registry with the next build: back to the first module.
     reg = e2e.sb.registry
     e2e.config(registryPassword=WRONG_PASSWORD, wasmFile=str(REPO / "plugin" / "plugin.wasm"))
-    failed = e2e.stack.up(check=False)
+    try:
+        failed = e2e.stack.up(check=False)
+    finally:
+        e2e.config(registryPassword=reg.password)
     assert failed.returncode != 0
     text = failed.stdout + failed.stderr
     # The failure says which registry refused the push ...
@@ -169,7 +172,6 @@ def test_wrong_registry_password_fails_the_push_without_showing_it(e2e: E2E) -> 
     # The WasmPlugin still runs what was pushed before.
     assert read_back(e2e.sb, namespace=NAMESPACE).wasm_plugin["spec"]["url"] == f"oci://{e2e.image_ref}"
 
-    e2e.config(registryPassword=reg.password)
     e2e.stack.up()
     e2e.image_ref = e2e.stack.outputs()["imageRef"]
     pull_like_istio(e2e.sb, read_back(e2e.sb, namespace=NAMESPACE), e2e.workdir / "allowed.wasm")
