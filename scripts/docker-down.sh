@@ -5,30 +5,17 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${SANDBOX_DIR:-$repo/.sandbox}/docker
-pidfile=$state/docker.pid
+proc() { python3 "$repo/sandbox/process.py" "$@"; }
 
 log() { printf 'docker-down: %s\n' "$*" >&2; }
 
 rm -f "$state/env"
-if [[ ! -f $pidfile ]]; then
-	log "not running (no $pidfile)"
-	exit 0
-fi
-pid=$(<"$pidfile")
-if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa dockerd "/proc/$pid/cmdline" 2>/dev/null; then
-	# On SIGTERM dockerd stops its managed containerd and unmounts its layers.
-	kill -TERM "$pid"
-	for _ in $(seq 1 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "dockerd pid $pid ignored SIGTERM for 30s; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+# On SIGTERM dockerd stops its managed containerd and unmounts its layers: give it time.
+if pid=$(proc running "$state" dockerd); then
+	proc stop "$state" dockerd --timeout 30
 	log "stopped dockerd pid $pid"
 else
-	log "pid file was stale ($pid); nothing to stop"
+	log "not running"
 fi
 # A containerd left behind by a killed dockerd: stop it by its own pid file.
 exec_root=$(cat "$state/exec-root" 2>/dev/null || echo "$state/exec")
@@ -37,4 +24,4 @@ if [[ $cpid =~ ^[0-9]+$ ]] && kill -0 "$cpid" 2>/dev/null && grep -qa containerd
 	log "stopping leftover containerd pid $cpid"
 	kill -TERM "$cpid" 2>/dev/null || true
 fi
-rm -f "$pidfile" "$state/docker.sock"
+rm -f "$state/dockerd-own.pid" "$state/docker.sock"

@@ -6,7 +6,7 @@
 # each have one, and without a bridge or iptables rules (it runs no containers: a
 # FROM scratch + ADD build needs none). State lives under
 # ${SANDBOX_DIR:-<repo>/.sandbox}/docker/:
-#   docker.sock docker.pid dockerd.log daemon.json   the daemon (key.json: its ID key, not /etc/docker's)
+#   docker.sock dockerd.pid dockerd.log daemon.json  the daemon (key.json: its ID key, not /etc/docker's)
 #   data/                                            its data root (built images, kept across restarts)
 #   exec-root                                        the path of its exec root (short: see below)
 #   config/                                          DOCKER_CONFIG for clients (logins land here, not ~/.docker)
@@ -26,7 +26,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 state=${SANDBOX_DIR:-$repo/.sandbox}/docker
 sock=$state/docker.sock
-pidfile=$state/docker.pid
+# dockerd insists on a pid file of its own (else /var/run/docker.pid, shared by every sandbox);
+# dockerd.pid is sandbox/process.py's, like every other daemon's.
+own_pidfile=$state/dockerd-own.pid
 envfile=$state/env
 timeout=${DOCKER_READY_TIMEOUT:-60}
 
@@ -44,14 +46,10 @@ fi
 command -v curl >/dev/null || die "curl is required"
 
 ping() { [[ $(curl -s --max-time 2 --unix-socket "$sock" http://docker/_ping 2>/dev/null) == OK ]]; }
-running_pid() {
-	local pid
-	[[ -f $pidfile ]] || return 1
-	pid=$(<"$pidfile")
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-		grep -qa dockerd "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid"
-}
+# proc running|spawn|stop DIR NAME ...: the sandbox's one way to start, find and stop a
+# daemon (sandbox/process.py: dockerd.pid and dockerd.log in $state).
+proc() { python3 "$repo/sandbox/process.py" "$@"; }
+running_pid() { proc running "$state" dockerd; }
 
 write_env() {
 	(umask 077 && {
@@ -84,16 +82,13 @@ echo "$exec_root" >"$state/exec-root"
 printf '{"deprecated-key-path": "%s"}\n' "$state/key.json" >"$state/daemon.json"
 rm -f "$sock" "$envfile"
 
-# Own session, so that the caller's job control does not reach it.
-setsid dockerd \
+pid=$(proc spawn "$state" dockerd -- dockerd \
 	--config-file "$state/daemon.json" \
 	--host "unix://$sock" \
 	--data-root "$state/data" \
 	--exec-root "$exec_root" \
-	--pidfile "$pidfile" \
-	--iptables=false --ip6tables=false --ip-masq=false --bridge=none \
-	>>"$state/dockerd.log" 2>&1 </dev/null &
-pid=$!
+	--pidfile "$own_pidfile" \
+	--iptables=false --ip6tables=false --ip-masq=false --bridge=none)
 
 deadline=$(($(date +%s) + timeout))
 until ping; do
@@ -106,8 +101,6 @@ until ping; do
 	fi
 	sleep 0.2
 done
-# dockerd writes the pid file itself; make sure it is there for docker-down.sh.
-[[ -s $pidfile ]] || echo "$pid" >"$pidfile"
 write_env
 
 t1=$(date +%s.%N)

@@ -51,10 +51,10 @@ def test_two_sandboxes_have_two_daemons(second_sandbox: Path) -> None:
 
 
 def test_up_is_idempotent_and_down_stops_only_its_own(second_sandbox: Path) -> None:
-    pid = (second_sandbox / "docker" / "docker.pid").read_text().strip()
+    pid = (second_sandbox / "docker" / "dockerd.pid").read_text().strip()
     again = run("docker-up.sh", second_sandbox)
     assert "already running" in again.stderr
-    assert (second_sandbox / "docker" / "docker.pid").read_text().strip() == pid
+    assert (second_sandbox / "docker" / "dockerd.pid").read_text().strip() == pid
 
     run("docker-down.sh", second_sandbox)
     assert not (second_sandbox / "docker" / "env").exists()
