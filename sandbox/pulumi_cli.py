@@ -43,6 +43,15 @@ class Result:
                 return dict(event["summaryEvent"].get("resourceChanges") or {})
         raise PulumiError(f"no summary in pulumi's output:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}")
 
+    def ops_by_type(self) -> dict[str, list[str]]:
+        """The engine's step ops per resource type (update, create, same, …) of `up/destroy --json`."""
+        ops: dict[str, list[str]] = {}
+        for event in self.events():
+            step = event.get("resOutputsEvent", {}).get("metadata")
+            if step:
+                ops.setdefault(step["type"], []).append(step["op"])
+        return ops
+
     def diagnostics(self) -> str:
         """Every diagnostic message and policy violation, as text (for error assertions)."""
         text = [self.stderr]

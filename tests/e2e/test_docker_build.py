@@ -74,15 +74,6 @@ def docker_e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerE2E]:
     clean_namespace(sb, mesh_sandbox.NAMESPACE, PLUGIN, SECRET)
 
 
-def ops_by_type(result: Result) -> dict[str, list[str]]:
-    ops: dict[str, list[str]] = {}
-    for event in result.events():
-        step = event.get("resOutputsEvent", {}).get("metadata")
-        if step:
-            ops.setdefault(step["type"], []).append(step["op"])
-    return ops
-
-
 def pushes(docker_did: list[str]) -> list[str]:
     return [d.removeprefix("push ") for d in docker_did if d.startswith("push ")]
 
@@ -99,7 +90,7 @@ def test_first_up_builds_pushes_and_the_gateway_enforces_that_digest(docker_e2e:
     print(f"\nfirst up (build + push): pulumi up {rollout.applied_after:.1f}s, "
           f"gateway denies at {rollout.seen_after:.1f}s")
     result, docker_did = results[0]
-    assert ops_by_type(result)[IMAGE_TYPE] == ["create"]
+    assert result.ops_by_type()[IMAGE_TYPE] == ["create"]
     ref = d.refs[-1]
     repository = d.sb.registry.ref(REPOSITORY)
     assert ref.startswith(f"{repository}@sha256:")
@@ -158,7 +149,7 @@ def test_changed_source_is_one_build_one_digest_one_update_at_the_gateway(docker
     print(f"\nchanged source (rebuild + push): pulumi up and the gateway check, new build at the gateway "
           f"after {seconds:.1f}s")
     result = results[0][0]
-    ops = ops_by_type(result)
+    ops = result.ops_by_type()
     assert ops[IMAGE_TYPE] == ["update"] and ops[PLUGIN_TYPE] == ["update"], ops
     assert pushes(docker_did) == [d.sb.registry.ref(REPOSITORY)], docker_did
     assert d.refs[-1] != d.refs[-2]

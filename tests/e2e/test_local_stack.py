@@ -49,16 +49,6 @@ def up_watching_docker(e2e: E2E, check: bool = True) -> tuple[Result, list[str]]
     return result, [f"{ev['Action']} {ev['Actor']['Attributes'].get('name', ev['Actor']['ID'])}" for ev in events]
 
 
-def ops_by_type(result: Result) -> dict[str, list[str]]:
-    """The engine's step ops per resource type (update, create, same, …) for one `up`."""
-    ops: dict[str, list[str]] = {}
-    for event in result.events():
-        step = event.get("resOutputsEvent", {}).get("metadata")
-        if step:
-            ops.setdefault(step["type"], []).append(step["op"])
-    return ops
-
-
 def test_preview_plans_the_delivery(e2e: E2E) -> None:
     result = e2e.stack.preview()
     creates = {s["urn"].split("::")[-2].split("$")[-1] for s in result.json()["steps"] if s["op"] == "create"}
@@ -137,7 +127,7 @@ def test_policy_pack_blocks_fail_open(e2e: E2E) -> None:
 def test_new_plugin_source_builds_once_and_rolls_out_a_new_digest(e2e: E2E, plugin_v2: Path) -> None:
     e2e.config(wasmFile=str(plugin_v2))
     result, docker_did = up_watching_docker(e2e)
-    ops = ops_by_type(result)
+    ops = result.ops_by_type()
     assert ops[IMAGE_TYPE] == ["update"], ops
     assert ops[PLUGIN_TYPE] == ["update"], ops
     new_ref = e2e.stack.outputs()["imageRef"]
