@@ -120,6 +120,9 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         expected = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
             lambda a: expected_answers(verify, {k: v for k, v in (a[0] or {}).items() if k != "build"}, a[1]))
 
+        triggers = pulumi.Output.all(image_ref, plugin_config, args["registry_username"], args["registry_password"],
+                                     args["fail_strategy"], args["phase"], args.get("priority"))
+
         def wasm_plugin(role: str, plugin_name: str, selector: pulumi.Input[Mapping[str, str]],
                         after: list[pulumi.Resource]) -> tuple[WasmPlugin, list[GatewayCheck]]:
             plugin = WasmPlugin(
@@ -155,7 +158,10 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                         "expected": expected,
                         "build": digest,
                         "timeout_s": verify.timeout_s,
-                        "triggers": pulumi.Output.all(plugin.generation, pull_secret.versions),
+                        # What the WasmPlugin and the pull Secret are made of, not their outputs: so the
+                        # check registers (and its provider starts) while they are still being applied;
+                        # depends_on still runs it after them.
+                        "triggers": triggers,
                     },
                     pulumi.ResourceOptions(parent=self, depends_on=[plugin]),
                 )
@@ -229,6 +235,8 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 "registry_password": args["registry_password"],
                 "user_shown": username if isinstance(username := args["registry_username"], str)
                 else "<registryUsername, secret>",
+                "server_shown": target.endpoint or f"of ACR instance {target.acr_instance_id}"
+                if target.mode == "acr-ee" else target.endpoint or f"registry.{target.region}.aliyuncs.com",
             },
             child,
         ).ref

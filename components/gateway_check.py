@@ -16,13 +16,16 @@ import pulumi
 import pulumi.dynamic
 
 from gatewaycheck.judge import Expected
-from gatewaycheck.run import check, target_from
 
 # What decides whether the check runs again (inputs; the kubeconfig is not among them).
 _WATCHED = ("build", "triggers", "target", "timeoutSeconds", "expected")
 
 
 def _run(props: Mapping[str, Any]) -> dict[str, Any]:
+    # Imported here, in the provider's process: the Kubernetes client takes half a second to
+    # import, which the program itself (and every resource it registers) need not wait for.
+    from gatewaycheck.run import check, target_from
+
     target = target_from(props["target"])
     expected = dict(props["expected"])
     expected["denied_body"] = str(expected["denied_body"]).encode()
@@ -30,8 +33,8 @@ def _run(props: Mapping[str, Any]) -> dict[str, Any]:
     expected["denied_status"] = int(expected["denied_status"])
     expected["allowed_status"] = int(expected["allowed_status"])
     passed = check(target, Expected(**expected), props.get("kubeconfig") or None, float(props["timeoutSeconds"]))
-    # The kubeconfig stays an input; `expected` (it may hold the probe's secret value) is an output
-    # only to be compared on the next run, and is stored encrypted (additional_secret_outputs).
+    # The kubeconfig stays an input; `expected` and `triggers` (they may hold secrets) are outputs
+    # only to be compared on the next run, and are stored encrypted (additional_secret_outputs).
     return {key: props[key] for key in _WATCHED} | {"passed": passed}
 
 
@@ -69,7 +72,8 @@ class GatewayCheckArgs(TypedDict):
     timeout_s: int
     """How long the gateways get to pass."""
     triggers: pulumi.Input[list[Any]]
-    """Values whose change re-runs the check (WasmPlugin generation, pull Secret version)."""
+    """Values whose change re-runs the check: what the WasmPlugin and the pull Secret are made of
+    (secret parts included: the check keeps them encrypted)."""
 
 
 class GatewayCheck(pulumi.dynamic.Resource, module="asmwasm", name="GatewayCheck"):
@@ -87,7 +91,8 @@ class GatewayCheck(pulumi.dynamic.Resource, module="asmwasm", name="GatewayCheck
             "timeoutSeconds": args["timeout_s"],
             "triggers": args["triggers"],
             "passed": None,
-        }, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["expected"])))
+        }, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["expected", "triggers"])))
 
 
 def _expected_props(expected: Expected) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class PluginImageArgs(TypedDict):
     """Registry password for the push (a secret Output)."""
     user_shown: str
     """How the user is named in messages: the user, or a placeholder when registryUsername is secret."""
+    server_shown: str
+    """How the registry is named in messages (its host, when the config gives it)."""
 
 
 class PluginImage(pulumi.ComponentResource):
@@ -37,6 +39,9 @@ class PluginImage(pulumi.ComponentResource):
     def __init__(self, name: str, args: PluginImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:PluginImage", name, None, opts)
         context = args["wasm_file"].parent
+        # The provider's push error names the repository but not the user: say both first, before
+        # the image is registered, so that the line is out even when the push fails.
+        pulumi.log.info(f"pushes to registry {args['server_shown']} as user {args['user_shown']}", resource=self)
         image = docker.Image(
             # The component's one resource takes its name; `-image` was its old suffix.
             name,
@@ -56,9 +61,6 @@ class PluginImage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-image")]),
         )
-        # The provider's push error names the repository but not the user: say both, next to it.
-        pulumi.Output.from_input(args["registry_server"]).apply(lambda server: pulumi.log.info(
-            f"pushes to registry {server} as user {args['user_shown']}", resource=image))
         self.ref = image.repo_digest.apply(_require_digest)
         self.digest = self.ref.apply(lambda ref: split_digest_ref(ref)[1])
         self.register_outputs({"ref": self.ref, "digest": self.digest})

@@ -157,6 +157,8 @@ def test_wrong_registry_password_fails_the_push_without_showing_it(e2e: E2E) -> 
     # The failure says which registry refused the push ...
     assert f"{reg.host}/{REPOSITORY}" in text, text[-3000:]
     assert re.search(r"unauthorized|authentication required", text, re.IGNORECASE), text[-3000:]
+    # ... and as which user ...
+    assert f"pushes to registry {reg.host} as user {reg.username}" in text, text[-3000:]
     # ... and shows neither password.
     assert WRONG_PASSWORD not in text and reg.password not in text
     # The WasmPlugin still runs what was pushed before.
