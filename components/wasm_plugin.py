@@ -58,6 +58,9 @@ class WasmPlugin(pulumi.ComponentResource):
             "imagePullPolicy": args["image_pull_policy"],
             "imagePullSecret": args["image_pull_secret"],
             "failStrategy": args["fail_strategy"],
+            # The manifest digest again, as Istio's `sha256`: its agent then checks what it pulls
+            # against it, and finds a module it already holds without asking the registry.
+            "sha256": pulumi.Output.from_input(args["image_ref"]).apply(lambda ref: ref.rsplit("@sha256:", 1)[1]),
         }
         # Istio hands an absent pluginConfig to the plugin as "no configuration": the seed's case.
         if args.get("plugin_config") is not None:

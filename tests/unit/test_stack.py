@@ -48,6 +48,7 @@ def test_dev_stack_registers_the_seed_values(dev_config: dict[str, Any]) -> None
     assert spec["imagePullPolicy"] == "IfNotPresent"
     assert spec["imagePullSecret"] == "wasm-secret"
     assert spec["failStrategy"] == "FAIL_CLOSE"
+    assert spec["sha256"] == dep.outputs["imageRef"].split("@sha256:")[1]
     # The seed's plugin has no configuration; the stack adds only the build stamp its check reads.
     assert spec["pluginConfig"] == {"build": dep.outputs["imageRef"].split("@")[1]}
 
