@@ -113,12 +113,12 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         verify = args.get("verify") or VerifySettings()
         digest = image_ref.apply(lambda ref: split_digest_ref(ref)[1])
         plugin_config: pulumi.Input[Mapping[str, Any]] | None = args.get("plugin_config")
+        expected = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
+            lambda a: expected_answers(verify, a[0], a[1]))
         if verify.enabled:
             # The plugin stamps its deny reply with this: the check's proof of which build answers.
             plugin_config = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
                 lambda a: {**(a[0] or {}), "build": a[1]})
-        expected = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
-            lambda a: expected_answers(verify, {k: v for k, v in (a[0] or {}).items() if k != "build"}, a[1]))
 
         triggers = pulumi.Output.all(image_ref, plugin_config, args["registry_username"], args["registry_password"],
                                      args["fail_strategy"], args["phase"], args.get("priority"))
@@ -235,8 +235,7 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 "registry_password": args["registry_password"],
                 "user_shown": username if isinstance(username := args["registry_username"], str)
                 else "<registryUsername, secret>",
-                "server_shown": target.endpoint or f"of ACR instance {target.acr_instance_id}"
-                if target.mode == "acr-ee" else target.endpoint or f"registry.{target.region}.aliyuncs.com",
+                "server_shown": target.endpoint or f"of ACR instance {target.acr_instance_id}",
             },
             child,
         ).ref

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -37,8 +37,6 @@ class PullSecret(pulumi.ComponentResource):
     """Name of the Secret (the same in every cluster)."""
     clusters: pulumi.Output[list[str]]
     """Clusters that hold the Secret."""
-    versions: pulumi.Output[list[Any]]
-    """resourceVersion of the Secret in each cluster: changes when the credentials do."""
 
     def __init__(self, name: str, args: PullSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:PullSecret", name, None, opts)
@@ -47,9 +45,8 @@ class PullSecret(pulumi.ComponentResource):
                 lambda a: docker_config_json(a[0], a[1], a[2])
             )
         )
-        versions = []
         for cluster, provider in sorted(args["clusters"].items()):
-            secret = k8s.core.v1.Secret(
+            k8s.core.v1.Secret(
                 f"{name}-{cluster}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=args["name"],
@@ -61,8 +58,6 @@ class PullSecret(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=provider,
                                             additional_secret_outputs=["data", "stringData"]),
             )
-            versions.append(secret.metadata.apply(lambda meta: meta.resource_version))
         self.secret_name = pulumi.Output.from_input(args["name"])
         self.clusters = pulumi.Output.from_input(sorted(args["clusters"]))
-        self.versions = pulumi.Output.all(*versions)
-        self.register_outputs({"secret_name": self.secret_name, "clusters": self.clusters, "versions": self.versions})
+        self.register_outputs({"secret_name": self.secret_name, "clusters": self.clusters})

@@ -94,7 +94,9 @@ class Registry(pulumi.ComponentResource):
                 summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
                 opts=child,
             )
-            endpoint = args.get("endpoint") or f"registry.{args['region']}.aliyuncs.com"
+            endpoint = args.get("endpoint")
+            if not endpoint:
+                raise ValueError("Registry: endpoint is required for mode 'acr-personal'")
             self.endpoint = pulumi.Output.from_input(endpoint)
             repo_name = pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
         else:

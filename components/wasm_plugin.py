@@ -41,8 +41,6 @@ class WasmPlugin(pulumi.ComponentResource):
     """metadata.name of the WasmPlugin."""
     plugin_namespace: pulumi.Output[str]
     """metadata.namespace of the WasmPlugin."""
-    generation: pulumi.Output[Any]
-    """metadata.generation: changes with every change of the spec (what a gateway check watches)."""
 
     def __init__(self, name: str, args: WasmPluginArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:WasmPlugin", name, None, opts)
@@ -84,11 +82,5 @@ class WasmPlugin(pulumi.ComponentResource):
         # Resolved from the id so that they are known only once the API server accepted the object.
         self.plugin_name = resource.id.apply(lambda _: args["name"])
         self.plugin_namespace = resource.id.apply(lambda _: args["namespace"])
-        self.generation = resource.metadata.apply(lambda meta: _field(meta, "generation"))
         self.register_outputs({"url": self.url, "plugin_name": self.plugin_name,
-                               "plugin_namespace": self.plugin_namespace, "generation": self.generation})
-
-
-def _field(meta: Any, name: str) -> Any:
-    """A metadata field, whether the SDK hands metadata over as a dict or as ObjectMeta."""
-    return getattr(meta, name) if hasattr(meta, name) else meta.get(name)
+                               "plugin_namespace": self.plugin_namespace})

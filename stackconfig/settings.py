@@ -280,9 +280,9 @@ def _canary_selector(values: _Values, selector: dict[str, str], plugin_name: str
     return canary
 
 
-def _verify(values: _Values) -> VerifySettings:
+def _verify(values: _Values, plugin_config: Mapping[str, Any]) -> VerifySettings:
     raw = values.object("verify")
-    deny_status = check_plugin_config(values).get("denyStatus", PLUGIN_DEFAULTS["denyStatus"])
+    deny_status = plugin_config.get("denyStatus", PLUGIN_DEFAULTS["denyStatus"])
     return parse_verify(raw, lambda value, accepted: values.fail("verify", value, accepted), deny_status)
 
 
@@ -312,8 +312,8 @@ def check_plugin_config(values: _Values) -> dict[str, Any]:
     return config
 
 
-def _plugin_config(values: _Values) -> dict[str, Any] | Sensitive | None:
-    config = check_plugin_config(values)
+def _plugin_config(values: _Values, config: dict[str, Any]) -> dict[str, Any] | Sensitive | None:
+    """What the WasmPlugin gets: the checked configuration, or a secret reading of it."""
     if not config:
         return None
     if values.is_secret("pluginConfig"):
@@ -425,7 +425,9 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
                 raise values.fail("wasmFile", str(wasm_file), "the file is not a WebAssembly module")
         registry = RegistryTarget(
             mode=_mode(mode), namespace=namespace, repository=repository, tag=tag, region=region,
-            acr_instance_id=acr_instance_id if mode == "acr-ee" else None, endpoint=endpoint,
+            acr_instance_id=acr_instance_id if mode == "acr-ee" else None,
+            # Personal Edition has one endpoint per region; Enterprise Edition's is looked up when unset.
+            endpoint=endpoint or (f"registry.{region}.aliyuncs.com" if mode == "acr-personal" else None),
             keep_on_destroy=keep)
 
     pull_secret_name = values.matching("pullSecretName", _DNS_SUBDOMAIN,
@@ -449,6 +451,7 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
                                   "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
                                   "header-authorization") or ""
     selector = parse_selector(values)
+    plugin_config = check_plugin_config(values)
     mesh = MeshSettings(
         plugin_name=plugin_name,
         plugin_namespace=values.matching("pluginNamespace", _DNS_LABEL,
@@ -459,11 +462,11 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         image_pull_policy=values.one_of("imagePullPolicy", PULL_POLICIES, "IfNotPresent"),
         pull_secret_name=pull_secret_name,
         fail_strategy=values.one_of("failStrategy", FAIL_STRATEGIES, "FAIL_CLOSE"),
-        plugin_config=_plugin_config(values),
+        plugin_config=_plugin_config(values, plugin_config),
         priority=_priority(values),
         mesh_kubeconfig=mesh_kubeconfig,
         data_plane_kubeconfigs=_data_plane_kubeconfigs(values),
-        verify=_verify(values),
+        verify=_verify(values, plugin_config),
         canary_selector=_canary_selector(values, selector, plugin_name),
     )
     image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
