@@ -54,6 +54,10 @@ delivery = WasmPluginDelivery("header-authorization", {
     "data_plane_kubeconfigs": mesh.data_plane_kubeconfigs,
     "verify": mesh.verify,
     "canary_selector": mesh.canary_selector,
+    "check_selectors": mesh.check_selectors(),
+    "extension_kind": mesh.extension_kind,
+    "fields": mesh.fields,
+    "extra_plugins": mesh.extra_plugins,
 })
 
 pulumi.export("imageRef", delivery.image_ref)
@@ -62,3 +66,5 @@ pulumi.export("registryEndpoint", delivery.registry_endpoint)
 pulumi.export("wasmPluginName", delivery.plugin_name)
 pulumi.export("wasmPluginNamespace", delivery.plugin_namespace)
 pulumi.export("pullSecretClusters", delivery.pull_secret_clusters)
+if mesh.extra_plugins:
+    pulumi.export("pluginImageRefs", delivery.plugin_image_refs)

@@ -15,6 +15,7 @@ from components.promotion import PromotedImage
 from components.pull_secret import PullSecret
 from components.registry import Registry
 from components.wasm_plugin import WasmPlugin
+from stackconfig.extension import ExtensionFields, spec_extras
 from stackconfig.image_source import (
     AlreadyPushed,
     BuildAndPush,
@@ -23,6 +24,7 @@ from stackconfig.image_source import (
     registry_host,
     split_digest_ref,
 )
+from stackconfig.settings import ExtraPlugin
 from stackconfig.verify import VerifySettings, expected_answers
 
 
@@ -38,8 +40,10 @@ class WasmPluginDeliveryArgs(TypedDict):
     """WasmPlugin name."""
     plugin_namespace: str
     """WasmPlugin namespace; the pull Secret goes there in every data-plane cluster."""
-    selector: pulumi.Input[Mapping[str, str]]
-    """Labels of the workloads that load the plugin."""
+    selector: pulumi.Input[Mapping[str, str]] | None
+    """Labels of the workloads that load the plugin; None: fields.target_refs target them."""
+    check_selectors: NotRequired[list[dict[str, str]]]
+    """The label sets of the pods the gateway check probes (default: [selector])."""
     phase: pulumi.Input[str]
     """AUTHN, AUTHZ, STATS or UNSPECIFIED_PHASE."""
     image_pull_policy: pulumi.Input[str]
@@ -60,6 +64,12 @@ class WasmPluginDeliveryArgs(TypedDict):
     """How every gateway is checked after the WasmPlugin is applied (default: checked, seed answers)."""
     canary_selector: NotRequired[Mapping[str, str] | None]
     """Labels of canary gateways that get a new build, and are checked, before the stable ones."""
+    extension_kind: NotRequired[str]
+    """WasmPlugin (default) or TrafficExtension."""
+    fields: NotRequired[ExtensionFields]
+    """targetRefs, match, type, root id, VM env of the plugin."""
+    extra_plugins: NotRequired[tuple[ExtraPlugin, ...]]
+    """Further plugins in the same chain, sharing registry, namespace and pull Secret."""
 
 
 class WasmPluginDelivery(pulumi.ComponentResource):
@@ -75,11 +85,14 @@ class WasmPluginDelivery(pulumi.ComponentResource):
     """WasmPlugin namespace."""
     pull_secret_clusters: pulumi.Output[list[str]]
     """Data-plane clusters holding the pull Secret."""
+    plugin_image_refs: pulumi.Output[dict[str, str]]
+    """The `plugins` entries' images by name, pinned by digest (what a promotion deploys)."""
 
     def __init__(self, name: str, args: WasmPluginDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:WasmPluginDelivery", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        image_ref = self._image(name, args)
+        extra_plugins = args.get("extra_plugins", ())
+        image_ref, extra_refs = self._images(name, args, extra_plugins)
 
         # One provider per cluster, named for what it is. A kubeconfig left unset means the
         # ambient one (KUBECONFIG), which is what the local stack uses.
@@ -102,8 +115,9 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             {
                 "name": args["pull_secret_name"],
                 "namespace": args["plugin_namespace"],
-                # The credentials must be for the host in the url the gateway pulls from.
-                "server": image_ref.apply(registry_host),
+                # The credentials must be for the hosts in the urls the gateways pull from.
+                "server": pulumi.Output.all(image_ref, *extra_refs.values()).apply(
+                    lambda refs: sorted({registry_host(r) for r in refs})),
                 "username": args["registry_username"],
                 "password": args["registry_password"],
                 "clusters": data_planes,
@@ -120,11 +134,20 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             plugin_config = pulumi.Output.all(pulumi.Output.from_input(plugin_config), digest).apply(
                 lambda a: {**(a[0] or {}), "build": a[1]})
 
-        triggers = pulumi.Output.all(image_ref, plugin_config, args["registry_username"], args["registry_password"],
-                                     args["fail_strategy"], args["phase"], args.get("priority"))
+        fields = args.get("fields") or ExtensionFields()
+        kind = args.get("extension_kind", "WasmPlugin")
+        changes: list[Any] = [image_ref, plugin_config, args["registry_username"], args["registry_password"],
+                              args["fail_strategy"], args["phase"], args.get("priority")]
+        if kind != "WasmPlugin" or fields != ExtensionFields() or extra_plugins:
+            # Only when set, so that a stack without them sees the check's inputs unchanged.
+            changes.append({"kind": kind, "spec": spec_extras(fields), "vmEnv": fields.vm_env,
+                            "plugins": list(extra_refs.values())})
+        triggers = pulumi.Output.all(*changes)
+        extras_applied: list[pulumi.Resource] = []
 
-        def wasm_plugin(role: str, plugin_name: str, selector: pulumi.Input[Mapping[str, str]],
-                        after: list[pulumi.Resource]) -> tuple[WasmPlugin, list[GatewayCheck]]:
+        def wasm_plugin(role: str, plugin_name: str, selector: pulumi.Input[Mapping[str, str]] | None,
+                        after: list[pulumi.Resource], check_selectors: list[Mapping[str, str]],
+                        plugin_fields: ExtensionFields) -> tuple[WasmPlugin, list[GatewayCheck]]:
             plugin = WasmPlugin(
                 f"{name}-{role}",
                 {
@@ -139,6 +162,8 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                     "plugin_config": plugin_config,
                     "priority": args.get("priority"),
                     "provider": mesh_provider,
+                    "fields": plugin_fields,
+                    "kind": kind,
                 },
                 # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
                 pulumi.ResourceOptions(parent=self, depends_on=[pull_secret, *after]),
@@ -147,11 +172,12 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 return plugin, []
             checks = [
                 GatewayCheck(
-                    f"{name}-check-{role}-{cluster}",
+                    # One check per cluster and per set of pods (several with targetRefs).
+                    f"{name}-check-{role}-{cluster}" + (f"-{i}" if i else ""),
                     {
                         "cluster": cluster,
                         "namespace": args["plugin_namespace"],
-                        "selector": selector,
+                        "selector": check_selector,
                         "port": verify.port,
                         "url": verify.url,
                         "kubeconfig": kubeconfig,
@@ -163,9 +189,11 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                         # depends_on still runs it after them.
                         "triggers": triggers,
                     },
-                    pulumi.ResourceOptions(parent=self, depends_on=[plugin]),
+                    # After the other plugins of the chain too: one that fails to load breaks the chain.
+                    pulumi.ResourceOptions(parent=self, depends_on=[plugin, *extras_applied]),
                 )
                 for cluster, kubeconfig in args["data_plane_kubeconfigs"].items()
+                for i, check_selector in enumerate(check_selectors)
             ]
             if not pulumi.runtime.is_dry_run():  # a preview would show the last update's lines as news
                 for check in checks:
@@ -173,13 +201,38 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                                                                for line in lines or []])
             return plugin, checks
 
+        for extra in extra_plugins:
+            extras_applied.append(WasmPlugin(
+                f"{name}-plugin-{extra.name}",
+                {
+                    "name": extra.name,
+                    "namespace": args["plugin_namespace"],
+                    "image_ref": extra_refs[extra.name],
+                    "selector": extra.selector,
+                    "phase": extra.phase,
+                    "image_pull_policy": extra.image_pull_policy,
+                    "image_pull_secret": pull_secret.secret_name,
+                    "fail_strategy": extra.fail_strategy,
+                    "plugin_config": extra.plugin_config,
+                    "priority": extra.priority,
+                    "provider": mesh_provider,
+                    "fields": extra.fields,
+                    "kind": kind,
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[pull_secret]),
+            ))
         canary = args.get("canary_selector")
         after: list[pulumi.Resource] = []
         if canary:
             # A new build reaches the canary gateways first; the stable WasmPlugin waits for their checks.
-            canary_plugin, canary_checks = wasm_plugin("plugin-canary", f"{args['plugin_name']}-canary", canary, [])
+            canary_plugin, canary_checks = wasm_plugin("plugin-canary", f"{args['plugin_name']}-canary", canary, [],
+                                                       [dict(canary)], fields)
             after = [canary_plugin, *canary_checks]
-        plugin, _ = wasm_plugin("plugin", args["plugin_name"], args["selector"], after)
+        stable_selector = args["selector"]
+        check_selectors = args.get("check_selectors")
+        if check_selectors is None:
+            check_selectors = [stable_selector] if stable_selector is not None else []
+        plugin, _ = wasm_plugin("plugin", args["plugin_name"], stable_selector, after, check_selectors, fields)
 
         self.image_ref = image_ref
         self.oci_url = plugin.url
@@ -187,7 +240,9 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         self.plugin_name = plugin.plugin_name
         self.plugin_namespace = plugin.plugin_namespace
         self.pull_secret_clusters = pull_secret.clusters
+        self.plugin_image_refs = pulumi.Output.all(**extra_refs) if extra_refs else pulumi.Output.from_input({})
         self.register_outputs({
+            "plugin_image_refs": self.plugin_image_refs,
             "image_ref": self.image_ref,
             "oci_url": self.oci_url,
             "registry_endpoint": self.registry_endpoint,
@@ -196,38 +251,51 @@ class WasmPluginDelivery(pulumi.ComponentResource):
             "pull_secret_clusters": self.pull_secret_clusters,
         })
 
-    def _image(self, name: str, args: WasmPluginDeliveryArgs) -> pulumi.Output[str]:
-        """The image to deploy, by digest; registry resources and a build only for BuildAndPush."""
+    def _images(self, name: str, args: WasmPluginDeliveryArgs, extras: tuple[ExtraPlugin, ...]
+                ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str]]]:
+        """The images to deploy, by digest: the plugin's and each `plugins` entry's. Registry resources
+        and builds only for BuildAndPush (settings: an entry builds only in a stack that builds)."""
         source = args["image"]
+        child = pulumi.ResourceOptions(parent=self)
+        registry: Registry | None = None
+        if isinstance(source, BuildAndPush):
+            target = source.registry
+            alicloud_provider = None
+            if target.mode != "external":
+                alicloud_provider = alicloud.Provider(f"{name}-alicloud", region=target.region, opts=child)
+            registry = Registry(
+                f"{name}-registry",
+                {
+                    "mode": target.mode,
+                    "namespace": target.namespace,
+                    "repository": target.repository,
+                    "extra_repositories": [e.image.registry.repository for e in extras
+                                           if isinstance(e.image, BuildAndPush)],
+                    "region": target.region,
+                    "acr_instance_id": target.acr_instance_id,
+                    "endpoint": target.endpoint,
+                    "alicloud_provider": alicloud_provider,
+                    "keep_on_destroy": target.keep_on_destroy,
+                },
+                child,
+            )
+        ref = self._image(f"{name}-image", source, args, registry, None)
+        return ref, {e.name: self._image(f"{name}-{e.name}-image", e.image, args, registry, e.name) for e in extras}
+
+    def _image(self, name: str, source: ImageSource, args: WasmPluginDeliveryArgs, registry: Registry | None,
+               entry: str | None) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         if isinstance(source, AlreadyPushed):
             return pulumi.Output.from_input(source.ref)
         if isinstance(source, Promoted):
-            return PromotedImage(f"{name}-image", {"source_stack": source.source_stack,
-                                                   "requested_ref": source.requested_ref}, child).ref
-        assert isinstance(source, BuildAndPush)
+            return PromotedImage(name, {"source_stack": source.source_stack, "requested_ref": source.requested_ref,
+                                        "plugin": entry}, child).ref
+        assert isinstance(source, BuildAndPush) and registry is not None
         target = source.registry
-        alicloud_provider = None
-        if target.mode != "external":
-            alicloud_provider = alicloud.Provider(f"{name}-alicloud", region=target.region, opts=child)
-        registry = Registry(
-            f"{name}-registry",
-            {
-                "mode": target.mode,
-                "namespace": target.namespace,
-                "repository": target.repository,
-                "region": target.region,
-                "acr_instance_id": target.acr_instance_id,
-                "endpoint": target.endpoint,
-                "alicloud_provider": alicloud_provider,
-                "keep_on_destroy": target.keep_on_destroy,
-            },
-            child,
-        )
         return PluginImage(
-            f"{name}-image",
+            name,
             {
-                "repository_path": registry.repository_path,
+                "repository_path": registry.repository_paths[target.repository],
                 "tag": target.tag,
                 "wasm_file": source.wasm_file,
                 "registry_server": registry.endpoint,

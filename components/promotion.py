@@ -14,6 +14,8 @@ class PromotedImageArgs(TypedDict):
     """Name of the stack whose imageRef is promoted: dev, or my-org/asm-wasm-plugin/dev."""
     requested_ref: NotRequired[str | None]
     """An image by digest to deploy; refused unless its digest is the source stack's."""
+    plugin: NotRequired[str | None]
+    """A `plugins` entry: its image is the source stack's pluginImageRefs[plugin]; None: imageRef."""
 
 
 class PromotedImage(pulumi.ComponentResource):
@@ -27,7 +29,12 @@ class PromotedImage(pulumi.ComponentResource):
         source = pulumi.StackReference(f"{name}-source", stack_name=args["source_stack"],
                                        opts=pulumi.ResourceOptions(parent=self))
         requested = args.get("requested_ref")
-        self.ref = source.get_output("imageRef").apply(
-            lambda ref: check_promotion(args["source_stack"], ref, requested))
+        plugin = args.get("plugin")
+        if plugin is None:
+            found = source.get_output("imageRef")
+        else:
+            found = source.get_output("pluginImageRefs").apply(lambda refs: (refs or {}).get(plugin))
+        where = args["source_stack"] if plugin is None else f"{args['source_stack']} (plugin {plugin})"
+        self.ref = found.apply(lambda ref: check_promotion(where, ref, requested))
         self.digest = self.ref.apply(lambda ref: split_digest_ref(ref)[1])
         self.register_outputs({"ref": self.ref, "digest": self.digest})

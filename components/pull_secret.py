@@ -10,10 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 
-def docker_config_json(server: str, username: str, password: str) -> str:
-    """The .dockerconfigjson that `kubectl create secret docker-registry` writes."""
+def docker_config_json(server: str | list[str], username: str, password: str) -> str:
+    """The .dockerconfigjson that `kubectl create secret docker-registry` writes, with one entry per
+    registry host the plugins' images come from (one login for them all)."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return json.dumps({"auths": {server: {"username": username, "password": password, "auth": auth}}},
+    servers = sorted({server} if isinstance(server, str) else set(server))
+    return json.dumps({"auths": {s: {"username": username, "password": password, "auth": auth} for s in servers}},
                       sort_keys=True)
 
 
@@ -22,7 +24,7 @@ class PullSecretArgs(TypedDict):
     """Secret name, e.g. wasm-secret; the WasmPlugin's imagePullSecret."""
     namespace: str
     """The WasmPlugin's namespace: Istio reads the Secret from there."""
-    server: pulumi.Input[str]
+    server: pulumi.Input[str] | pulumi.Input[list[str]]
     """Registry host the credentials are for."""
     username: pulumi.Input[str]
     """Registry user."""

@@ -26,6 +26,8 @@ class RegistryArgs(TypedDict):
     """Registry host to push to and pull from; looked up for acr-ee when unset."""
     alicloud_provider: NotRequired[alicloud.Provider | None]
     """Provider for the ACR resources (unused for external)."""
+    extra_repositories: NotRequired[list[str]]
+    """Further repositories in the same namespace (the `plugins` entries' images)."""
     keep_on_destroy: NotRequired[bool]
     """Leave the ACR namespace and repository in place on `pulumi destroy` (default True): other
     stacks (prod) may pull from them."""
@@ -36,10 +38,13 @@ class Registry(pulumi.ComponentResource):
     """Registry host, e.g. my-instance-registry.cn-hangzhou.cr.aliyuncs.com."""
     repository_path: pulumi.Output[str]
     """endpoint/namespace/repository, the image name without tag or digest."""
+    repository_paths: dict[str, pulumi.Output[str]]
+    """Every repository (the first and the extra ones) -> its endpoint/namespace/repository."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:Registry", name, None, opts)
         mode = args["mode"]
+        repositories = list(dict.fromkeys([args["repository"], *args.get("extra_repositories", [])]))
         # retain_on_delete: a `pulumi destroy` of this stack forgets the namespace and repository but
         # leaves them, and the images prod pulls, in the registry.
         child = pulumi.ResourceOptions(parent=self, provider=args.get("alicloud_provider"),
@@ -59,15 +64,18 @@ class Registry(pulumi.ComponentResource):
                 default_visibility="PRIVATE",
                 opts=child,
             )
-            repo = alicloud.cs.RegistryEnterpriseRepo(
-                f"{name}-repository",
-                instance_id=instance_id,
-                namespace=namespace.name,
-                name=args["repository"],
-                repo_type="PRIVATE",
-                summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
-                opts=child,
-            )
+            repos = {
+                repository: alicloud.cs.RegistryEnterpriseRepo(
+                    _repo_resource_name(name, i, repository),
+                    instance_id=instance_id,
+                    namespace=namespace.name,
+                    name=repository,
+                    repo_type="PRIVATE",
+                    summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
+                    opts=child,
+                )
+                for i, repository in enumerate(repositories)
+            }
             endpoint = args.get("endpoint")
             if endpoint:
                 self.endpoint = pulumi.Output.from_input(endpoint)
@@ -77,7 +85,8 @@ class Registry(pulumi.ComponentResource):
                     opts=pulumi.InvokeOutputOptions(parent=self, provider=args.get("alicloud_provider")),
                 )
                 self.endpoint = instances.instances.apply(lambda found: _first_public_endpoint(instance_id, found))
-            repo_name = pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+            repo_names = {r: pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+                          for r, repo in repos.items()}
         elif mode == "acr-personal":
             namespace = alicloud.cr.Namespace(
                 f"{name}-namespace",
@@ -86,28 +95,39 @@ class Registry(pulumi.ComponentResource):
                 default_visibility="PRIVATE",
                 opts=child,
             )
-            repo = alicloud.cr.Repo(
-                f"{name}-repository",
-                namespace=namespace.name,
-                name=args["repository"],
-                repo_type="PRIVATE",
-                summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
-                opts=child,
-            )
+            repos = {
+                repository: alicloud.cr.Repo(
+                    _repo_resource_name(name, i, repository),
+                    namespace=namespace.name,
+                    name=repository,
+                    repo_type="PRIVATE",
+                    summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
+                    opts=child,
+                )
+                for i, repository in enumerate(repositories)
+            }
             endpoint = args.get("endpoint")
             if not endpoint:
                 raise ValueError("Registry: endpoint is required for mode 'acr-personal'")
             self.endpoint = pulumi.Output.from_input(endpoint)
-            repo_name = pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+            repo_names = {r: pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+                          for r, repo in repos.items()}
         else:
             endpoint = args.get("endpoint")
             if not endpoint:
                 raise ValueError("Registry: endpoint is required for mode 'external'")
             self.endpoint = pulumi.Output.from_input(endpoint)
-            repo_name = pulumi.Output.from_input(f"{args['namespace']}/{args['repository']}")
+            repo_names = {r: pulumi.Output.from_input(f"{args['namespace']}/{r}") for r in repositories}
 
-        self.repository_path = pulumi.Output.all(self.endpoint, repo_name).apply(lambda p: f"{p[0]}/{p[1]}")
+        self.repository_paths = {r: pulumi.Output.all(self.endpoint, n).apply(lambda p: f"{p[0]}/{p[1]}")
+                                 for r, n in repo_names.items()}
+        self.repository_path = self.repository_paths[args["repository"]]
         self.register_outputs({"endpoint": self.endpoint, "repository_path": self.repository_path})
+
+
+def _repo_resource_name(name: str, index: int, repository: str) -> str:
+    # The first keeps the name it always had, so that existing stacks see no change.
+    return f"{name}-repository" if index == 0 else f"{name}-repository-{repository}"
 
 
 def _first_public_endpoint(

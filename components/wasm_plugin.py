@@ -1,4 +1,4 @@
-"""The Istio WasmPlugin that tells the mesh's gateways to load the image."""
+"""The Istio WasmPlugin (or TrafficExtension) that tells the mesh's gateways to load the image."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from stackconfig.extension import ExtensionFields, spec_extras, traffic_extension_phase
+
 
 class WasmPluginArgs(TypedDict):
     name: str
@@ -16,8 +18,8 @@ class WasmPluginArgs(TypedDict):
     """WasmPlugin namespace, e.g. istio-system."""
     image_ref: pulumi.Input[str]
     """The image pinned by digest (repo@sha256:...); becomes the oci:// url."""
-    selector: pulumi.Input[Mapping[str, str]]
-    """Workload labels the plugin applies to, e.g. istio: ingressgateway."""
+    selector: pulumi.Input[Mapping[str, str]] | None
+    """Workload labels the plugin applies to, e.g. istio: ingressgateway; None: fields.target_refs."""
     phase: pulumi.Input[str]
     """AUTHN, AUTHZ, STATS or UNSPECIFIED_PHASE."""
     image_pull_policy: pulumi.Input[str]
@@ -32,6 +34,10 @@ class WasmPluginArgs(TypedDict):
     """Order among plugins of the same phase."""
     provider: k8s.Provider
     """The mesh control plane (ASM instance) where WasmPlugins are applied."""
+    fields: NotRequired[ExtensionFields]
+    """targetRefs, match, type, root id, VM env (vm_env may be a secret Output)."""
+    kind: NotRequired[str]
+    """WasmPlugin (default) or TrafficExtension."""
 
 
 class WasmPlugin(pulumi.ComponentResource):
@@ -47,12 +53,12 @@ class WasmPlugin(pulumi.ComponentResource):
         # Pinning the url to the digest makes every new build roll out; a reused tag under
         # IfNotPresent would keep serving the module the gateway cached first.
         self.url = pulumi.Output.concat("oci://", args["image_ref"])
-        # Nested inputs, not one apply: a preview whose digest is not known yet still shows
-        # every other field, and a secret pluginConfig stays a secret of its own.
-        spec: dict[str, Any] = {
-            "selector": {"matchLabels": args["selector"]},
+        fields = args.get("fields") or ExtensionFields()
+        kind = args.get("kind", "WasmPlugin")
+        # What Istio calls the module's part: WasmPlugin keeps it at the top of the spec,
+        # TrafficExtension under `wasm` (with targeting, phase, priority and match outside).
+        module: dict[str, Any] = {
             "url": self.url,
-            "phase": args["phase"],
             "imagePullPolicy": args["image_pull_policy"],
             "imagePullSecret": args["image_pull_secret"],
             "failStrategy": args["fail_strategy"],
@@ -62,14 +68,33 @@ class WasmPlugin(pulumi.ComponentResource):
         }
         # Istio hands an absent pluginConfig to the plugin as "no configuration": the seed's case.
         if args.get("plugin_config") is not None:
-            spec["pluginConfig"] = args["plugin_config"]
+            module["pluginConfig"] = args["plugin_config"]
+        extras = dict(spec_extras(fields))
+        for key in ("type", "pluginName"):
+            if key in extras:
+                module[key] = extras.pop(key)
+        if fields.vm_env:
+            # Nested, so that a secret env stays a secret of its own.
+            module["vmConfig"] = {"env": fields.vm_env}
+        # Nested inputs, not one apply: a preview whose digest is not known yet still shows
+        # every other field, and a secret pluginConfig stays a secret of its own.
+        spec: dict[str, Any] = {}
+        if args["selector"] is not None:
+            spec["selector"] = {"matchLabels": args["selector"]}
+        spec.update(extras)
+        if kind == "TrafficExtension":
+            spec["phase"] = pulumi.Output.from_input(args["phase"]).apply(traffic_extension_phase)
+            spec["wasm"] = module
+        else:
+            spec["phase"] = args["phase"]
+            spec.update(module)
         if args.get("priority") is not None:
             spec["priority"] = args["priority"]
         resource = k8s.apiextensions.CustomResource(
             # The component's one resource takes its name; `-wasmplugin` was its old suffix.
             name,
             api_version="extensions.istio.io/v1alpha1",
-            kind="WasmPlugin",
+            kind=kind,
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=args["name"],
                 namespace=args["namespace"],

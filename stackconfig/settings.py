@@ -12,10 +12,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from stackconfig.extension import (
+    EXTENSION_KINDS,
+    GATEWAY_NAME_LABEL,
+    PLUGIN_TYPES,
+    ExtensionFields,
+    as_list,
+    check_targeting,
+    parse_match,
+    parse_one_of,
+    parse_root_id,
+    parse_target_refs,
+    parse_vm_env,
+)
 from stackconfig.image_source import (
     DIGEST_REF,
     ImageSource,
@@ -32,13 +45,13 @@ CONFIG_KEYS: tuple[str, ...] = (
     "region", "registryUsername", "registryPassword", "keepRegistryOnDestroy", "imageRef", "promoteFrom",
     "wasmFile", "pluginName", "pluginNamespace", "selector", "phase", "imagePullPolicy", "pullSecretName",
     "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs", "verify",
-    "canarySelector",
+    "canarySelector", "targetRefs", "match", "pluginType", "rootId", "vmEnv", "extensionKind", "plugins",
 )
 # Keys that may be set with --secret: they reach resources only as secret Outputs. The other
 # keys decide which resources exist, their names, or the image url every gateway is shown,
 # so a secret value there could not stay secret: they are refused when stored encrypted.
 SECRET_CAPABLE: frozenset[str] = frozenset(
-    {"registryUsername", "registryPassword", "pluginConfig", "meshKubeconfig", "dataPlaneKubeconfigs"})
+    {"registryUsername", "registryPassword", "pluginConfig", "meshKubeconfig", "dataPlaneKubeconfigs", "vmEnv"})
 # Credentials: read as secrets whatever the stack file says, and refused when stored in plain text.
 CREDENTIALS: frozenset[str] = frozenset({"registryPassword", "meshKubeconfig", "dataPlaneKubeconfigs"})
 
@@ -61,6 +74,7 @@ PLUGIN_CONFIG_KEYS: dict[str, type] = {
     "denyStatus": int,
     "denyBody": str,
     "denyContentType": str,
+    "valueFromEnv": str,
 }
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -78,6 +92,8 @@ _HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_VALUE = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?$")
 
 SECRET_SHOWN = "[secret]"
+NO_EXTENSION_FIELDS = ExtensionFields()
+DEFAULT_SELECTOR = {"istio": "ingressgateway"}
 
 
 class ConfigError(ValueError):
@@ -105,10 +121,27 @@ Sensitive = Any
 
 
 @dataclass(frozen=True)
+class ExtraPlugin:
+    """One entry of `plugins`: a further plugin in the same chain, sharing registry and pull Secret."""
+
+    name: str
+    image: ImageSource
+    plugin_config: dict[str, Any] | None
+    phase: str
+    priority: int | None
+    selector: dict[str, str] | None
+    """None when targetRefs target the workloads."""
+    fields: ExtensionFields
+    fail_strategy: str
+    image_pull_policy: str
+
+
+@dataclass(frozen=True)
 class MeshSettings:
     plugin_name: str
     plugin_namespace: str
-    selector: dict[str, str]
+    selector: dict[str, str] | None
+    """None when targetRefs target the workloads."""
     phase: str
     image_pull_policy: str
     pull_secret_name: str
@@ -123,6 +156,18 @@ class MeshSettings:
     verify: VerifySettings
     canary_selector: dict[str, str] | None
     """Labels of the canary gateways, which get a new build first; None: no canary step."""
+    extension_kind: str = "WasmPlugin"
+    """WasmPlugin (ASM's documented API) or TrafficExtension (Istio 1.31's successor)."""
+    fields: ExtensionFields = NO_EXTENSION_FIELDS
+    """targetRefs, match, type, root id, VM env (vm_env may be a secret Output)."""
+    extra_plugins: tuple[ExtraPlugin, ...] = ()
+    """The `plugins` list: further plugins in the same chain."""
+
+    def check_selectors(self) -> list[dict[str, str]]:
+        """The label sets of the pods the plugin reaches: what the gateway check probes."""
+        if self.selector is not None:
+            return [self.selector]
+        return [{GATEWAY_NAME_LABEL: name} for name in self.fields.gateway_names()]
 
 
 @dataclass(frozen=True)
@@ -247,7 +292,7 @@ def _image_ref(values: _Values) -> str | None:
 
 def parse_selector(values: _Values, key: str = "selector") -> dict[str, str]:
     raw = values.raw.get(key)
-    selector = values.object(key) if raw not in (None, "") else {"istio": "ingressgateway"}
+    selector = values.object(key) if raw not in (None, "") else dict(DEFAULT_SELECTOR)
     if not selector:
         raise values.fail(key, selector,
                           "expected at least one label: an empty selector applies the plugin to every workload "
@@ -263,10 +308,13 @@ def parse_selector(values: _Values, key: str = "selector") -> dict[str, str]:
     return selector
 
 
-def _canary_selector(values: _Values, selector: dict[str, str], plugin_name: str) -> dict[str, str] | None:
+def _canary_selector(values: _Values, selector: dict[str, str] | None, plugin_name: str) -> dict[str, str] | None:
     if values.raw.get("canarySelector") in (None, "", "{}", {}):
         return None
     canary = parse_selector(values, "canarySelector")
+    if selector is None:
+        raise values.fail("canarySelector", canary, "a canary step needs the plugin targeted by 'selector'; with "
+                          "targetRefs, give the canary gateways a Gateway of their own and roll out in two stacks")
     if selectors_overlap(selector, canary):
         raise values.fail(
             "canarySelector", canary,
@@ -280,13 +328,22 @@ def _canary_selector(values: _Values, selector: dict[str, str], plugin_name: str
     return canary
 
 
-def _verify(values: _Values, plugin_config: Mapping[str, Any]) -> VerifySettings:
+def _verify(values: _Values, plugin_config: Mapping[str, Any], fields: ExtensionFields) -> VerifySettings:
     raw = values.object("verify")
     deny_status = plugin_config.get("denyStatus", PLUGIN_DEFAULTS["denyStatus"])
-    return parse_verify(raw, lambda value, accepted: values.fail("verify", value, accepted), deny_status)
+    verify = parse_verify(raw, lambda value, accepted: values.fail("verify", value, accepted), deny_status)
+    env_name = plugin_config.get("valueFromEnv")
+    if verify.enabled and env_name is not None and "value" not in verify.overrides:
+        inline = [v for v in (fields.vm_env if isinstance(fields.vm_env, tuple) else ()) if v["name"] == env_name]
+        if not inline or values.is_secret("vmEnv"):
+            # The accepted value lives in the gateways (or in a secret): the check sends only the
+            # request that must be denied, which still proves the build by its stamp.
+            return replace(verify, overrides={**verify.overrides, "value": None})
+        return replace(verify, overrides={**verify.overrides, "value": inline[0]["value"]})
+    return verify
 
 
-def check_plugin_config(values: _Values) -> dict[str, Any]:
+def check_plugin_config(values: _Values, fields: ExtensionFields = NO_EXTENSION_FIELDS) -> dict[str, Any]:
     config = values.object("pluginConfig")
     if "build" in config:
         raise values.fail("pluginConfig", config, "key 'build' is set by the stack (the image digest, which "
@@ -309,6 +366,16 @@ def check_plugin_config(values: _Values) -> dict[str, Any]:
     status = config.get("denyStatus")
     if status is not None and not 200 <= status <= 599:
         raise values.fail("pluginConfig", config, "key 'denyStatus' must be an HTTP status from 200 to 599")
+    env_name = config.get("valueFromEnv")
+    if env_name is not None:
+        if "value" in config:
+            raise values.fail("pluginConfig", config, "keys 'value' and 'valueFromEnv' exclude each other: the "
+                              "accepted value is either given here or read from the VM's environment")
+        names = {v["name"] for v in fields.vm_env} if isinstance(fields.vm_env, tuple) else None
+        if names is not None and env_name not in names:
+            entry = json.dumps({"name": env_name, "valueFrom": "HOST"})
+            raise values.fail("pluginConfig", config, f"key 'valueFromEnv' names {env_name!r}, which vmEnv does not "
+                              f"define: add {entry} (the gateway's own variable) or an inline value to vmEnv")
     return config
 
 
@@ -344,16 +411,17 @@ def _data_plane_kubeconfigs(values: _Values) -> dict[str, Sensitive | None]:
     return clusters
 
 
-def _priority(values: _Values) -> int | None:
+def _priority(values: _Values, key: str = "priority", where: str = "") -> int | None:
     value = values.raw.get("priority")
     if value is None or value == "":
         return None
+    prefix = f"{where}: " if where else ""
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise values.fail("priority", value, "expected an integer") from None
-    if isinstance(value, bool) or not INT32[0] <= number <= INT32[1]:
-        raise values.fail("priority", value, f"expected an integer from {INT32[0]} to {INT32[1]} (Istio's int32)")
+        raise values.fail(key, value, f"{prefix}expected an integer") from None
+    if isinstance(value, bool) or isinstance(value, float) or not INT32[0] <= number <= INT32[1]:
+        raise values.fail(key, value, f"{prefix}expected an integer from {INT32[0]} to {INT32[1]} (Istio's int32)")
     return number
 
 
@@ -450,29 +518,168 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
     plugin_name = values.matching("pluginName", _DNS_SUBDOMAIN,
                                   "a Kubernetes object name (lowercase DNS subdomain, at most 253)",
                                   "header-authorization") or ""
-    selector = parse_selector(values)
-    plugin_config = check_plugin_config(values)
+    namespace_name = values.matching("pluginNamespace", _DNS_LABEL,
+                                     "a Kubernetes namespace name (lowercase DNS label, at most 63)",
+                                     "istio-system") or ""
+    fields = _extension_fields(values, namespace_name)
+    selector: dict[str, str] | None = parse_selector(values)
+    if fields.target_refs:
+        check_targeting(selector != DEFAULT_SELECTOR, fields, lambda _w, accepted: values.fail(
+            "selector", selector, accepted), "selector")
+        selector = None
+    plugin_config = check_plugin_config(values, fields)
+    phase = values.one_of("phase", PHASES, "AUTHN")
+    pull_policy = values.one_of("imagePullPolicy", PULL_POLICIES, "IfNotPresent")
+    fail_strategy = values.one_of("failStrategy", FAIL_STRATEGIES, "FAIL_CLOSE")
+    extension_kind = values.one_of("extensionKind", EXTENSION_KINDS, "WasmPlugin")
+    verify = _verify(values, plugin_config, fields)
+    if verify.enabled and verify.url is None and selector is None and not fields.gateway_names():
+        raise values.fail("verify", values.object("verify"), "the gateway check finds the pods to probe by the "
+                          "selector, or by a targetRefs entry of kind Gateway; these targetRefs name none: set "
+                          "verify.url to the gateway's address, or verify.enabled false")
+    extras = _extra_plugins(values, namespace_name, plugin_name, registry, promote_from, project_dir,
+                            {"selector": selector, "phase": phase, "imagePullPolicy": pull_policy,
+                             "failStrategy": fail_strategy})
     mesh = MeshSettings(
         plugin_name=plugin_name,
-        plugin_namespace=values.matching("pluginNamespace", _DNS_LABEL,
-                                         "a Kubernetes namespace name (lowercase DNS label, at most 63)",
-                                         "istio-system") or "",
+        plugin_namespace=namespace_name,
         selector=selector,
-        phase=values.one_of("phase", PHASES, "AUTHN"),
-        image_pull_policy=values.one_of("imagePullPolicy", PULL_POLICIES, "IfNotPresent"),
+        phase=phase,
+        image_pull_policy=pull_policy,
         pull_secret_name=pull_secret_name,
-        fail_strategy=values.one_of("failStrategy", FAIL_STRATEGIES, "FAIL_CLOSE"),
+        fail_strategy=fail_strategy,
         plugin_config=_plugin_config(values, plugin_config),
         priority=_priority(values),
         mesh_kubeconfig=mesh_kubeconfig,
         data_plane_kubeconfigs=_data_plane_kubeconfigs(values),
-        verify=_verify(values, plugin_config),
+        verify=verify,
         canary_selector=_canary_selector(values, selector, plugin_name),
+        extension_kind=extension_kind,
+        # Checked in plain text above; handed on as a secret when stored as one.
+        fields=replace(fields, vm_env=secrets.secret_object("vmEnv", lambda whole: whole))
+        if fields.vm_env and values.is_secret("vmEnv") else fields,
+        extra_plugins=extras,
     )
     image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
                                 registry=registry)
     return Settings(image=image, registry_username=username,
                     registry_password=secrets.secret_string("registryPassword"), mesh=mesh)
+
+
+def _extension_fields(values: _Values, namespace: str, prefix: str = "", raw: Mapping[str, Any] | None = None,
+                      key: str | None = None) -> ExtensionFields:
+    """targetRefs, match, pluginType, rootId, vmEnv: top-level keys, or fields of a `plugins` entry
+    (prefix 'plugins[1].', raw that entry, key 'plugins')."""
+    source = values.raw if raw is None else raw
+
+    def fail(name: str) -> Callable[[object, str], ConfigError]:
+        if key is None:
+            return lambda value, accepted: values.fail(name, value, accepted)
+        return lambda value, accepted: values.fail(key, value, f"{prefix}{name}: {accepted}")
+
+    return ExtensionFields(
+        target_refs=parse_target_refs(source.get("targetRefs"), fail("targetRefs"), namespace),
+        match=parse_match(source.get("match"), fail("match")),
+        plugin_type=parse_one_of(source.get("pluginType"), PLUGIN_TYPES, fail("pluginType")),
+        root_id=parse_root_id(source.get("rootId"), fail("rootId")),
+        vm_env=parse_vm_env(source.get("vmEnv"), fail("vmEnv")),
+    )
+
+
+# The keys of a `plugins` entry; those marked True default to the top-level key of the same name.
+PLUGIN_ENTRY_KEYS: dict[str, bool] = {
+    "name": False, "wasmFile": False, "imageRef": False, "repository": False, "pluginConfig": False,
+    "phase": True, "priority": False, "selector": True, "targetRefs": False, "match": False, "pluginType": False,
+    "rootId": False, "vmEnv": False, "failStrategy": True, "imagePullPolicy": True,
+}
+
+
+def _extra_plugins(values: _Values, namespace: str, first_name: str, registry: RegistryTarget | None,
+                   promote_from: str | None, project_dir: Path, defaults: Mapping[str, Any]) -> tuple[ExtraPlugin, ...]:
+    entries = as_list(values.raw.get("plugins"), lambda value, accepted: values.fail("plugins", value, accepted),
+                      "plugin objects")
+    names = {first_name}
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"plugins[{i}]"
+
+        def fail(accepted: str, value: object = entry, w: str = where) -> ConfigError:
+            return values.fail("plugins", value, f"{w}{accepted}")
+
+        if not isinstance(entry, dict):
+            raise fail(": expected an object with keys " + ", ".join(PLUGIN_ENTRY_KEYS))
+        unknown = sorted(set(entry) - set(PLUGIN_ENTRY_KEYS))
+        if unknown:
+            raise fail(f" has unknown key(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(PLUGIN_ENTRY_KEYS)}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not _DNS_SUBDOMAIN.match(name):
+            raise fail(".name: required, a Kubernetes object name (lowercase DNS subdomain, at most 253): it names "
+                       "the plugin's WasmPlugin and, unless 'repository' is given, its repository")
+        if name in names:
+            raise fail(f".name {name!r} is already taken (by pluginName or an earlier entry)")
+        names.add(name)
+        fields = _extension_fields(values, namespace, f"{where}.", entry, "plugins")
+        selector = defaults["selector"]
+        if "selector" in entry:
+            selector = parse_selector(_Values({"selector": entry["selector"]}, values.secrets))
+        if fields.target_refs:
+            if "selector" in entry:
+                raise fail(": set either a selector or targetRefs, not both (Istio's rule)")
+            selector = None
+        elif selector is None:
+            raise fail(": the top-level plugin is targeted by targetRefs; give this entry its own selector or "
+                       "targetRefs")
+        config = entry.get("pluginConfig")
+        if config is not None and not isinstance(config, dict):
+            raise fail(".pluginConfig: expected a JSON object")
+        image_ref = entry.get("imageRef")
+        wasm_file = entry.get("wasmFile")
+        if image_ref is not None and wasm_file is not None:
+            raise fail(": set either wasmFile (built and pushed by this stack) or imageRef (already pushed, by "
+                       "digest), not both")
+        if image_ref is not None and not (isinstance(image_ref, str) and DIGEST_REF.match(image_ref)):
+            raise fail(".imageRef: expected host/namespace/repository@sha256:<64 hex digits>")
+        repository = entry.get("repository", name)
+        if not isinstance(repository, str) or not _REPO_PART.match(repository) or \
+                not REPOSITORY_LENGTH[0] <= len(repository) <= REPOSITORY_LENGTH[1]:
+            raise fail(".repository: expected 2 to 64 lowercase letters and digits separated by '.', '_' or '-'")
+        path: Path | None = None
+        target: RegistryTarget | None = None
+        if image_ref is None and promote_from is None:
+            if wasm_file is None:
+                raise fail(": needs wasmFile (the compiled plugin, relative to the project) or imageRef")
+            if registry is None:
+                raise fail(": builds its image (wasmFile), but this stack builds nothing (imageRef is set): give "
+                           "the entry an imageRef too")
+            path = project_dir / str(wasm_file)
+            if not path.is_file():
+                raise fail(f".wasmFile: {str(path)!r} does not exist: build it (make plugin)")
+            with path.open("rb") as f:
+                if f.read(4) != b"\0asm":
+                    raise fail(f".wasmFile: {str(path)!r} is not a WebAssembly module")
+            target = replace(registry, repository=repository)
+        out.append(ExtraPlugin(
+            name=name,
+            image=decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=path,
+                                      registry=target),
+            plugin_config=config or None,
+            phase=_entry_choice(entry, "phase", PHASES, defaults, fail),
+            priority=_priority(_Values({"priority": entry.get("priority")}, values.secrets), "plugins",
+                               f"{where}.priority"),
+            selector=selector,
+            fields=fields,
+            fail_strategy=_entry_choice(entry, "failStrategy", FAIL_STRATEGIES, defaults, fail),
+            image_pull_policy=_entry_choice(entry, "imagePullPolicy", PULL_POLICIES, defaults, fail),
+        ))
+    return tuple(out)
+
+
+def _entry_choice(entry: Mapping[str, Any], key: str, choices: tuple[str, ...], defaults: Mapping[str, Any],
+                  fail: Callable[..., ConfigError]) -> str:
+    value = entry.get(key, defaults[key])
+    if value not in choices:
+        raise fail(f".{key} {value!r}; accepted: {', '.join(choices)}")
+    return str(value)
 
 
 def _mode(mode: str) -> RegistryMode:
