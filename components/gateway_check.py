@@ -28,6 +28,8 @@ def _run(props: Mapping[str, Any]) -> dict[str, Any]:
 
     target = target_from(props["target"])
     expected = dict(props["expected"])
+    # A None (the value is the gateways' own) does not survive the engine's serialization.
+    expected.setdefault("value", None)
     expected["denied_body"] = str(expected["denied_body"]).encode()
     # Numbers come back from the engine as floats.
     expected["denied_status"] = int(expected["denied_status"])

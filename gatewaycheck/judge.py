@@ -22,7 +22,8 @@ class Expected:
     """Request path of both probes, e.g. /status/418."""
     header: str
     """The header that lets a request through (not printed with its value: it may be a key)."""
-    value: str
+    value: str | None
+    """None: the value is the gateways' own (vmEnv valueFrom HOST), so only the denied probe is sent."""
     denied_status: int
     denied_body: bytes
     denied_content_type: str
@@ -48,7 +49,7 @@ def _shown(body: bytes, limit: int = 80) -> str:
     return repr(text + ("…" if len(body) > limit else ""))
 
 
-def judge(expected: Expected, denied: Answer, allowed: Answer) -> list[str]:
+def judge(expected: Expected, denied: Answer, allowed: Answer | None) -> list[str]:
     """Problems found, each 'expected …, saw …' with the likely cause; empty when the gateway passes."""
     problems: list[str] = []
     build = denied.header(BUILD_HEADER)
@@ -58,7 +59,8 @@ def judge(expected: Expected, denied: Answer, allowed: Answer) -> list[str]:
             f"{_shown(denied.body)}: Istio's deny-all stand-in, so the Wasm module did not load (the agent "
             "could not pull or verify the image: look for 'error in converting the wasm config' and the pull "
             "error in the gateway's istio-agent log; a wrong pull Secret is the usual cause)")
-    elif denied.status == allowed.status and build is None and denied.status != expected.denied_status:
+    elif (allowed is not None and denied.status == allowed.status and build is None
+          and denied.status != expected.denied_status):
         problems.append(
             f"without the header: expected {expected.denied_status}, saw {denied.status} from the upstream: the "
             "plugin is not in this gateway's chain (istiod has not pushed the WasmPlugin yet, or its selector "
@@ -77,6 +79,8 @@ def judge(expected: Expected, denied: Answer, allowed: Answer) -> list[str]:
             problems.append(
                 f"without the header: expected {want[0]} {_shown(want[1])} ({want[2]}), saw {seen[0]} "
                 f"{_shown(seen[1])} ({seen[2] or 'no content type'})")
+    if allowed is None:  # only the denied probe: it alone shows the build
+        return problems
     if allowed.status != expected.allowed_status:
         why = ""
         if allowed.status == expected.denied_status and allowed.body == expected.denied_body:

@@ -334,7 +334,7 @@ def _verify(values: _Values, plugin_config: Mapping[str, Any], fields: Extension
     verify = parse_verify(raw, lambda value, accepted: values.fail("verify", value, accepted), deny_status)
     env_name = plugin_config.get("valueFromEnv")
     if verify.enabled and env_name is not None and "value" not in verify.overrides:
-        inline = [v for v in (fields.vm_env if isinstance(fields.vm_env, tuple) else ()) if v["name"] == env_name]
+        inline = [v for v in fields.vm_env if v["name"] == env_name and "value" in v]
         if not inline or values.is_secret("vmEnv"):
             # The accepted value lives in the gateways (or in a secret): the check sends only the
             # request that must be denied, which still proves the build by its stamp.
