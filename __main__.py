@@ -6,6 +6,7 @@ from typing import Any
 
 import pulumi
 
+from components.asm_access import lookup_mesh
 from components.delivery import WasmPluginDelivery
 from stackconfig.settings import CONFIG_KEYS, PROJECT, ConfigError, check_known_keys, load_settings
 
@@ -32,11 +33,20 @@ try:
     # The plain values are for validation only; secrets reach resources through StackSecrets.
     settings = load_settings({key: config.get(key) for key in CONFIG_KEYS}, StackSecrets(config),
                              Path(__file__).parent)
+    mesh = settings.mesh
+    mesh_kubeconfig, data_plane_kubeconfigs = mesh.mesh_kubeconfig, dict(mesh.data_plane_kubeconfigs)
+    if mesh.asm_instance_id is not None:
+        # Synchronous lookups, still before any resource: a mesh too old for the plugin fails the preview.
+        access = lookup_mesh(mesh.asm_instance_id, mesh.data_plane_cluster_ids,
+                             require_mesh_kubeconfig=mesh_kubeconfig is None)
+        # A pasted kubeconfig wins: the data source gives the public address, which a CI runner
+        # inside the VPC may not reach.
+        mesh_kubeconfig = mesh_kubeconfig or access.mesh_kubeconfig
+        data_plane_kubeconfigs.update(access.data_plane_kubeconfigs)
 except ConfigError as err:
     # RunError prints the message alone, without a Python traceback.
     raise pulumi.RunError(str(err)) from None
 
-mesh = settings.mesh
 delivery = WasmPluginDelivery("header-authorization", {
     "image": settings.image,
     "registry_username": settings.registry_username,
@@ -50,8 +60,8 @@ delivery = WasmPluginDelivery("header-authorization", {
     "fail_strategy": mesh.fail_strategy,
     "plugin_config": mesh.plugin_config,
     "priority": mesh.priority,
-    "mesh_kubeconfig": mesh.mesh_kubeconfig,
-    "data_plane_kubeconfigs": mesh.data_plane_kubeconfigs,
+    "mesh_kubeconfig": mesh_kubeconfig,
+    "data_plane_kubeconfigs": data_plane_kubeconfigs,
     "verify": mesh.verify,
     "canary_selector": mesh.canary_selector,
     "check_selectors": mesh.check_selectors(),

@@ -17,6 +17,7 @@ CLUSTER_ID = "Kubernetes"
 POD_PORT = 8080
 POD_PORT_NAME = "http2"
 CONTAINER_NAME = "istio-proxy"
+GATEWAY_HOST_ENV = ("SANDBOX_ALLOW_VALUE", "from-the-gateway-env")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,13 @@ class GatewaySpec:
 STABLE = GatewaySpec("stable", {"istio": "ingressgateway"}, "istio-ingressgateway-0", "gateway", "varlib")
 CANARY = GatewaySpec("canary", {"istio": "ingressgateway-canary"}, "istio-ingressgateway-canary-0",
                      "gateway-canary", "varlib-canary")
-GATEWAYS = (STABLE, CANARY)
+# A Gateway API gateway (Istio's label for its Gateway): istiod attaches policies to it by
+# targetRefs (kind Gateway, name sandbox-gateway) only, and ignores selector-based ones
+# (pilot/pkg/model/policyattachment.go), so the stable gateway's WasmPlugins never reach it.
+GATEWAY_API_NAME = "sandbox-gateway"
+GATEWAY_API = GatewaySpec("gwapi", {"gateway.networking.k8s.io/gateway-name": GATEWAY_API_NAME},
+                          "sandbox-gateway-istio-0", "gateway-gwapi", "varlib-gwapi")
+GATEWAYS = (STABLE, CANARY, GATEWAY_API)
 GATEWAY_LABELS = STABLE.labels
 # Each gateway's own loopback ports (the canary's are prefixed "canary_").
 GATEWAY_PORT_NAMES = ("gateway", "envoy_admin", "agent_status", "envoy_status", "envoy_prometheus")
@@ -117,6 +124,9 @@ def gateway_env(ports: dict[str, int], proxy_config: dict[str, Any], ca_bundle: 
         # The agent insists on a root CA for its certificate client even though the sandbox has
         # no CA (its CSRs fail and are retried; plain HTTP needs no workload certificate).
         "CA_ROOT_CA": "SYSTEM",
+        # A value of the gateway's own, as a Kubernetes Secret mounted as env would give it: what a
+        # plugin gets through vmEnv valueFrom HOST (Envoy inherits pilot-agent's environment).
+        GATEWAY_HOST_ENV[0]: GATEWAY_HOST_ENV[1],
     }
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from stackconfig.asm import check_cluster_ids, check_instance_id
 from stackconfig.extension import (
     EXTENSION_KINDS,
     GATEWAY_NAME_LABEL,
@@ -46,6 +47,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "wasmFile", "pluginName", "pluginNamespace", "selector", "phase", "imagePullPolicy", "pullSecretName",
     "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs", "verify",
     "canarySelector", "targetRefs", "match", "pluginType", "rootId", "vmEnv", "extensionKind", "plugins",
+    "asmInstanceId", "dataPlaneClusterIds",
 )
 # Keys that may be set with --secret: they reach resources only as secret Outputs. The other
 # keys decide which resources exist, their names, or the image url every gateway is shown,
@@ -162,6 +164,10 @@ class MeshSettings:
     """targetRefs, match, type, root id, VM env (vm_env may be a secret Output)."""
     extra_plugins: tuple[ExtraPlugin, ...] = ()
     """The `plugins` list: further plugins in the same chain."""
+    asm_instance_id: str | None = None
+    """An ASM instance whose kubeconfig and version are looked up (components/asm_access.py)."""
+    data_plane_cluster_ids: dict[str, str] = field(default_factory=dict)
+    """Data-plane cluster name -> ACK cluster id, whose kubeconfigs are looked up."""
 
     def check_selectors(self) -> list[dict[str, str]]:
         """The label sets of the pods the plugin reaches: what the gateway check probes."""
@@ -540,6 +546,7 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
     extras = _extra_plugins(values, namespace_name, plugin_name, registry, promote_from, project_dir,
                             {"selector": selector, "phase": phase, "imagePullPolicy": pull_policy,
                              "failStrategy": fail_strategy})
+    asm_id, cluster_ids, data_plane_kubeconfigs = _asm(values)
     mesh = MeshSettings(
         plugin_name=plugin_name,
         plugin_namespace=namespace_name,
@@ -551,7 +558,7 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         plugin_config=_plugin_config(values, plugin_config),
         priority=_priority(values),
         mesh_kubeconfig=mesh_kubeconfig,
-        data_plane_kubeconfigs=_data_plane_kubeconfigs(values),
+        data_plane_kubeconfigs=data_plane_kubeconfigs,
         verify=verify,
         canary_selector=_canary_selector(values, selector, plugin_name),
         extension_kind=extension_kind,
@@ -559,11 +566,36 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         fields=replace(fields, vm_env=secrets.secret_object("vmEnv", lambda whole: whole))
         if fields.vm_env and values.is_secret("vmEnv") else fields,
         extra_plugins=extras,
+        asm_instance_id=asm_id,
+        data_plane_cluster_ids=cluster_ids,
     )
     image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
                                 registry=registry)
     return Settings(image=image, registry_username=username,
                     registry_password=secrets.secret_string("registryPassword"), mesh=mesh)
+
+
+def _asm(values: _Values) -> tuple[str | None, dict[str, str], dict[str, Sensitive | None]]:
+    """asmInstanceId and dataPlaneClusterIds (ids whose kubeconfigs are looked up), beside or instead of
+    pasted kubeconfigs; the data-plane clusters by kubeconfig, without the ambient default when ids name some."""
+    kubeconfigs = _data_plane_kubeconfigs(values)
+    raw_id = values.string("asmInstanceId")
+    cluster_ids = check_cluster_ids(values.object("dataPlaneClusterIds"))
+    if raw_id is None:
+        if cluster_ids:
+            raise values.fail("dataPlaneClusterIds", cluster_ids, "ACK cluster ids are looked up as data-plane "
+                              "clusters of an ASM instance: set asmInstanceId too, or paste each cluster's "
+                              "kubeconfig into dataPlaneKubeconfigs")
+        return None, {}, kubeconfigs
+    asm_id = check_instance_id(raw_id)
+    if cluster_ids:
+        if values.raw.get("dataPlaneKubeconfigs") in (None, "", "{}", {}):
+            kubeconfigs = {}
+        both = sorted(set(cluster_ids) & set(kubeconfigs))
+        if both:
+            raise values.fail("dataPlaneClusterIds", cluster_ids, f"cluster(s) {', '.join(both)} also have a "
+                              "kubeconfig in dataPlaneKubeconfigs: give each cluster one way in")
+    return asm_id, cluster_ids, kubeconfigs
 
 
 def _extension_fields(values: _Values, namespace: str, prefix: str = "", raw: Mapping[str, Any] | None = None,

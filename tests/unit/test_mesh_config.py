@@ -11,6 +11,7 @@ import yaml
 from sandbox import netns
 from sandbox.mesh_config import (
     CANARY,
+    GATEWAY_API,
     GATEWAY_LABELS,
     GATEWAY_PORT_NAMES,
     GATEWAYS,
@@ -49,6 +50,7 @@ def test_the_local_stack_selects_the_stable_gateway_only() -> None:
     # The stable WasmPlugin's selector must not reach the canary, nor the canary's the stable one.
     assert selects(STABLE.labels, STABLE.labels) and not selects(STABLE.labels, CANARY.labels)
     assert selects(CANARY.labels, CANARY.labels) and not selects(CANARY.labels, STABLE.labels)
+    assert not selects(STABLE.labels, GATEWAY_API.labels) and not selects(CANARY.labels, GATEWAY_API.labels)
 
 
 def test_each_gateway_is_its_own_pod_to_istiod() -> None:
