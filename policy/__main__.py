@@ -11,7 +11,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from wasm_rules import (
-    WASM_PLUGIN_TYPE,
+    EXTENSION_TYPES,
     fail_open_allowed,
     pull_secret_in_plugin_namespace,
     selector_required,
@@ -21,7 +21,7 @@ from wasm_rules import (
 
 def _for_wasm_plugins(rule):  # noqa: ANN001, ANN202 - adapts a pure rule to pulumi_policy's callback
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if args.resource_type == WASM_PLUGIN_TYPE:
+        if args.resource_type in EXTENSION_TYPES:
             for message in rule(args.props):
                 report_violation(message, None)
 
@@ -29,7 +29,7 @@ def _for_wasm_plugins(rule):  # noqa: ANN001, ANN202 - adapts a pure rule to pul
 
 
 def _fail_open(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == WASM_PLUGIN_TYPE:
+    if args.resource_type in EXTENSION_TYPES:
         for message in fail_open_allowed(args.props, bool(args.get_config().get("allowFailOpen", False))):
             report_violation(message, None)
 

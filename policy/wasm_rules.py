@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 WASM_PLUGIN_TYPE = "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin"
+# Istio 1.31's successor: the same targeting outside, the module's fields under spec.wasm.
+TRAFFIC_EXTENSION_TYPE = "kubernetes:extensions.istio.io/v1alpha1:TrafficExtension"
+EXTENSION_TYPES = (WASM_PLUGIN_TYPE, TRAFFIC_EXTENSION_TYPE)
 SECRET_TYPE = "kubernetes:core/v1:Secret"
 _DIGEST_IN_URL = re.compile(r"@sha256:[a-f0-9]{64}$")
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
@@ -21,6 +24,13 @@ _SHA256 = re.compile(r"^[a-f0-9]{64}$")
 def _spec(props: Mapping[str, Any]) -> Mapping[str, Any]:
     spec = props.get("spec")
     return spec if isinstance(spec, Mapping) else {}
+
+
+def _module(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where url, sha256, failStrategy and imagePullSecret are: the spec, or a TrafficExtension's spec.wasm."""
+    spec = _spec(props)
+    wasm = spec.get("wasm")
+    return wasm if isinstance(wasm, Mapping) else spec
 
 
 def _name(props: Mapping[str, Any]) -> str:
@@ -39,7 +49,7 @@ def selector_required(props: Mapping[str, Any]) -> list[str]:
 
 
 def url_pinned(props: Mapping[str, Any]) -> list[str]:
-    spec = _spec(props)
+    spec = _module(props)
     url = str(spec.get("url", ""))
     if _DIGEST_IN_URL.search(url) or _SHA256.match(str(spec.get("sha256", ""))):
         return []
@@ -48,7 +58,7 @@ def url_pinned(props: Mapping[str, Any]) -> list[str]:
 
 
 def fail_open_allowed(props: Mapping[str, Any], allow_fail_open: bool) -> list[str]:
-    if _spec(props).get("failStrategy") != "FAIL_OPEN" or allow_fail_open:
+    if _module(props).get("failStrategy") != "FAIL_OPEN" or allow_fail_open:
         return []
     return [f"WasmPlugin {_name(props)} uses failStrategy FAIL_OPEN: traffic would pass unchecked whenever the "
             "plugin cannot load. Use FAIL_CLOSE, or set this policy's allowFailOpen to true."]
@@ -64,9 +74,9 @@ def pull_secret_in_plugin_namespace(resources: Iterable[tuple[str, Mapping[str, 
             secrets.setdefault(str(meta.get("name")), set()).add(str(meta.get("namespace", "default")))
     violations = []
     for typ, props in resources:
-        if typ != WASM_PLUGIN_TYPE:
+        if typ not in EXTENSION_TYPES:
             continue
-        wanted = _spec(props).get("imagePullSecret")
+        wanted = _module(props).get("imagePullSecret")
         namespace = (props.get("metadata") or {}).get("namespace", "default")
         found = secrets.get(str(wanted), set())
         if wanted and found and namespace not in found:

@@ -7,6 +7,7 @@ from typing import Any
 
 from policy.wasm_rules import (
     SECRET_TYPE,
+    TRAFFIC_EXTENSION_TYPE,
     WASM_PLUGIN_TYPE,
     fail_open_allowed,
     pull_secret_in_plugin_namespace,
@@ -74,3 +75,25 @@ def test_pull_secret_in_another_namespace() -> None:
     # A Secret in each of several clusters, one of them right, is fine.
     assert pull_secret_in_plugin_namespace(
         [(WASM_PLUGIN_TYPE, GOOD), (SECRET_TYPE, elsewhere), (SECRET_TYPE, SECRET)]) == []
+
+
+def as_traffic_extension(plugin: dict[str, Any]) -> dict[str, Any]:
+    spec = dict(plugin["spec"])
+    outside = {k: spec.pop(k) for k in ("selector", "targetRefs", "phase", "priority", "match") if k in spec}
+    return {**plugin, "kind": "TrafficExtension", "spec": {**outside, "wasm": spec}}
+
+
+def test_a_traffic_extension_is_held_to_the_same_rules() -> None:
+    good = as_traffic_extension(GOOD)
+    assert selector_required(good) == url_pinned(good) == fail_open_allowed(good, False) == []
+    unpinned = copy.deepcopy(GOOD)
+    unpinned["spec"]["url"] = "oci://registry.example.com/test-oci/header-authorization:v0.0.1"
+    assert url_pinned(as_traffic_extension(unpinned))
+    fail_open = copy.deepcopy(GOOD)
+    fail_open["spec"]["failStrategy"] = "FAIL_OPEN"
+    assert fail_open_allowed(as_traffic_extension(fail_open), False)
+    unselected = copy.deepcopy(GOOD)
+    del unselected["spec"]["selector"]
+    assert selector_required(as_traffic_extension(unselected))
+    secret = {"metadata": {"name": "wasm-secret", "namespace": "default"}}
+    assert pull_secret_in_plugin_namespace([(SECRET_TYPE, secret), (TRAFFIC_EXTENSION_TYPE, good)])
