@@ -57,6 +57,7 @@ test-go: plugin
 	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 10s
 	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzParseConfigMatchesReference -fuzztime 10s
 	cd plugin && go test ./internal/headerauth -run '^$$' -fuzz FuzzDecide -fuzztime 10s
+	cd plugin && go test ./internal/addheader -run '^$$' -fuzz FuzzParseConfig -fuzztime 10s
 	cd tools/ocitool && go test ./...
 	cd tools/istio-crd && go test ./...
 
@@ -97,4 +98,4 @@ test-sandbox: venv tools plugin
 test: lint test-go test-unit test-envoy test-compat test-sandbox
 
 clean: down
-	rm -rf $(SANDBOX_DIR) plugin/plugin.wasm
+	rm -rf $(SANDBOX_DIR) plugin/plugin.wasm plugin/responseheader/plugin.wasm

@@ -197,7 +197,7 @@ def build(variant: Variant, out_dir: Path, rev: str = BASE_REV, prefix: str = ""
     wasm = out_dir / f"{variant.name}.wasm"
     if (plugin / "exports.txt").is_file():
         # A revision with the post-link steps (exports, wasm-opt): build it as it ships.
-        subprocess.run([str(plugin / "build.sh")], check=True)
+        subprocess.run([str(plugin / "build.sh"), "."], check=True)
         shutil.copyfile(plugin / "plugin.wasm", wasm)
     else:
         env = {**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"}

@@ -9,6 +9,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -77,7 +78,12 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 			return types.OnPluginStartStatusFailed
 		}
 	}
-	cfg, err := headerauth.ParseConfig(data)
+	// os.LookupEnv reads the environment that Go's runtime copied from WASI
+	// environ_get when the host called _initialize, and Envoy answers that
+	// call with the VM's vm_config.environment_variables (Istio: the
+	// WasmPlugin's vmConfig.env). The copy stays current: Envoy 1.40 starts
+	// a new VM when an update changes the environment (tests/envoy).
+	cfg, err := headerauth.ParseConfig(data, os.LookupEnv)
 	if err != nil {
 		proxywasm.LogCriticalf("%v; refusing to start", err)
 		return types.OnPluginStartStatusFailed

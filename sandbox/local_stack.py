@@ -96,7 +96,7 @@ def build_plugin_variant(workdir: Path, deny_body: str, plugin_dir: Path = REPO 
     if changed == original:
         raise RuntimeError(f"{config_go}: the default deny body literal is gone; update build_plugin_variant")
     config_go.write_text(changed)
-    subprocess.run([str(source / "build.sh")], check=True)
+    subprocess.run([str(source / "build.sh"), "."], check=True)
     return source / "plugin.wasm"
 
 

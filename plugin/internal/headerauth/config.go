@@ -4,17 +4,22 @@
 package headerauth
 
 import (
-	"bytes"
-	"fmt"
-	"slices"
+	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"asmwasm.local/plugin/internal/pluginconfig"
 )
 
 // Configuration keys, as they appear in the WasmPlugin's pluginConfig.
 const (
-	KeyHeader          = "header"
-	KeyValue           = "value"
+	KeyHeader = "header"
+	KeyValue  = "value"
+	// KeyValueFromEnv names an environment variable of the plugin's VM
+	// (Istio: WasmPlugin vmConfig.env) whose content is the accepted value,
+	// in place of KeyValue: a shared secret then stays out of the
+	// WasmPlugin object (see README.md, "A secret value from the VM's
+	// environment").
+	KeyValueFromEnv    = "valueFromEnv"
 	KeyDenyStatus      = "denyStatus"
 	KeyDenyBody        = "denyBody"
 	KeyDenyContentType = "denyContentType"
@@ -42,7 +47,7 @@ const (
 	MaxDenyStatus = 599
 )
 
-var allKeys = []string{KeyHeader, KeyValue, KeyDenyStatus, KeyDenyBody, KeyDenyContentType, KeyBuild}
+var allKeys = []string{KeyHeader, KeyValue, KeyValueFromEnv, KeyDenyStatus, KeyDenyBody, KeyDenyContentType, KeyBuild}
 
 // Config is a validated configuration. Build it with Default or ParseConfig.
 type Config struct {
@@ -51,6 +56,9 @@ type Config struct {
 	Header string
 	// Value is what the header must hold, byte for byte.
 	Value string
+	// ValueEnv, when set, is the environment variable Value was read from:
+	// Value is then a secret, and the log names ValueEnv instead.
+	ValueEnv string
 	// DenyStatus is the status of the local reply sent to a denied request.
 	DenyStatus uint32
 	// DenyBody is the body of that reply.
@@ -72,195 +80,155 @@ func Default() Config {
 	}
 }
 
-// ConfigError explains why a configuration was refused: which key (empty when
-// the document as a whole is at fault), what was found, and what is accepted.
-type ConfigError struct {
-	Key  string
-	Got  string
-	Want string
-}
+// ConfigError explains why a configuration was refused: which key (empty
+// when the document as a whole is at fault), what was found, and what is
+// accepted.
+type ConfigError = pluginconfig.Error
 
-func (e *ConfigError) Error() string {
-	if e.Key == "" {
-		return fmt.Sprintf("plugin configuration: %s, want %s", e.Got, e.Want)
-	}
-	return fmt.Sprintf("plugin configuration key %q: %s, want %s", e.Key, e.Got, e.Want)
-}
-
-// rawConfig holds each known key's value as written (nil when the key is
-// absent), so that every key gets its own check and its own message, and an
-// explicit null is seen rather than skipped.
-type rawConfig struct {
-	header, value, denyStatus, denyBody, denyContentType, build []byte
-}
-
-// slot is where the value of key goes, or nil for a key that is not known.
-func (c *rawConfig) slot(key string) *[]byte {
-	switch key {
-	case KeyHeader:
-		return &c.header
-	case KeyValue:
-		return &c.value
-	case KeyDenyStatus:
-		return &c.denyStatus
-	case KeyDenyBody:
-		return &c.denyBody
-	case KeyDenyContentType:
-		return &c.denyContentType
-	case KeyBuild:
-		return &c.build
-	}
-	return nil
-}
+// LookupEnv looks an environment variable up, as os.LookupEnv does. A nil
+// LookupEnv is an empty environment.
+type LookupEnv func(name string) (value string, ok bool)
 
 // ParseConfig validates the JSON plugin configuration. Empty input (or only
-// whitespace) gives Default. Any other problem is a *ConfigError: the caller
-// must then refuse to start rather than guess.
-func ParseConfig(data []byte) (Config, error) {
-	cfg := Default()
-	// This also drops Unicode spaces (\v, U+00A0, ...) around the document,
-	// which JSON itself would refuse; it always did, so it still does.
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return cfg, nil
-	}
-
-	// The whole first value is checked before anything it says is looked at,
-	// so that a syntax error is reported whatever comes before it.
-	r := reader{data: data}
-	var members []member
-	if err := r.value(&members); err != nil {
-		return Config{}, err
-	}
-	if data[0] != '{' {
-		return Config{}, notAnObject(data[0])
-	}
-	raw, err := collectKeys(members)
+// whitespace) gives Default. env is the plugin's environment, read only for
+// valueFromEnv. Any problem is a *ConfigError, which never shows a value
+// read from env: the caller must then refuse to start rather than guess.
+func ParseConfig(data []byte, env LookupEnv) (Config, error) {
+	raw, err := pluginconfig.ParseObject(data, allKeys, wantObject)
 	if err != nil {
 		return Config{}, err
 	}
-	// Only after the keys, which is when the encoding/json version looked.
-	r.space()
-	if r.off < len(data) {
-		return Config{}, &ConfigError{Got: "data after the JSON object", Want: wantObject}
-	}
 
-	if raw.header != nil {
-		if cfg.Header, err = decodeString(KeyHeader, raw.header, wantHeader); err != nil {
+	cfg := Default()
+	if v := raw[KeyHeader]; v != nil {
+		if cfg.Header, err = pluginconfig.String(KeyHeader, v, wantHeader); err != nil {
 			return Config{}, err
 		}
-		if !isToken(cfg.Header) {
-			return Config{}, &ConfigError{Key: KeyHeader, Got: "got " + describe(raw.header), Want: wantHeader}
+		if !pluginconfig.IsToken(cfg.Header) {
+			return Config{}, &ConfigError{Key: KeyHeader, Got: "got " + pluginconfig.Describe(v), Want: wantHeader}
 		}
 		cfg.Header = strings.ToLower(cfg.Header)
 	}
-	if raw.value != nil {
-		if cfg.Value, err = decodeString(KeyValue, raw.value, wantValue); err != nil {
+	if raw[KeyValue] != nil && raw[KeyValueFromEnv] != nil {
+		return Config{}, errBothValues
+	}
+	if v := raw[KeyValue]; v != nil {
+		if cfg.Value, err = pluginconfig.String(KeyValue, v, wantValue); err != nil {
 			return Config{}, err
 		}
-		if !isFieldValue(cfg.Value) {
-			return Config{}, &ConfigError{Key: KeyValue, Got: "got " + describe(raw.value), Want: wantValue}
+		if !pluginconfig.IsFieldValue(cfg.Value) {
+			return Config{}, &ConfigError{Key: KeyValue, Got: "got " + pluginconfig.Describe(v), Want: wantValue}
 		}
 	}
-	if raw.denyStatus != nil {
-		if cfg.DenyStatus, err = decodeStatus(raw.denyStatus); err != nil {
+	if v := raw[KeyValueFromEnv]; v != nil {
+		if cfg.ValueEnv, err = pluginconfig.String(KeyValueFromEnv, v, wantEnvName); err != nil {
+			return Config{}, err
+		}
+		if !isEnvName(cfg.ValueEnv) {
+			return Config{}, &ConfigError{Key: KeyValueFromEnv, Got: "got " + pluginconfig.Describe(v), Want: wantEnvName}
+		}
+	}
+	if v := raw[KeyDenyStatus]; v != nil {
+		if cfg.DenyStatus, err = decodeStatus(v); err != nil {
 			return Config{}, err
 		}
 	}
-	if raw.denyBody != nil {
-		if cfg.DenyBody, err = decodeString(KeyDenyBody, raw.denyBody, wantBody); err != nil {
+	if v := raw[KeyDenyBody]; v != nil {
+		if cfg.DenyBody, err = pluginconfig.String(KeyDenyBody, v, wantBody); err != nil {
 			return Config{}, err
 		}
 	}
-	if raw.denyContentType != nil {
-		if cfg.DenyContentType, err = decodeString(KeyDenyContentType, raw.denyContentType, wantContentType); err != nil {
+	if v := raw[KeyDenyContentType]; v != nil {
+		if cfg.DenyContentType, err = pluginconfig.String(KeyDenyContentType, v, wantContentType); err != nil {
 			return Config{}, err
 		}
-		if !isFieldValue(cfg.DenyContentType) {
-			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + describe(raw.denyContentType), Want: wantContentType}
+		if !pluginconfig.IsFieldValue(cfg.DenyContentType) {
+			return Config{}, &ConfigError{Key: KeyDenyContentType, Got: "got " + pluginconfig.Describe(v), Want: wantContentType}
 		}
 	}
-	if raw.build != nil {
-		if cfg.Build, err = decodeString(KeyBuild, raw.build, wantBuild); err != nil {
+	if v := raw[KeyBuild]; v != nil {
+		if cfg.Build, err = pluginconfig.String(KeyBuild, v, wantBuild); err != nil {
 			return Config{}, err
 		}
-		if !isFieldValue(cfg.Build) {
-			return Config{}, &ConfigError{Key: KeyBuild, Got: "got " + describe(raw.build), Want: wantBuild}
+		if !pluginconfig.IsFieldValue(cfg.Build) {
+			return Config{}, &ConfigError{Key: KeyBuild, Got: "got " + pluginconfig.Describe(v), Want: wantBuild}
+		}
+	}
+	// The environment last: a mistake in the configuration itself is
+	// reported the same on every gateway, whatever each one's environment.
+	if cfg.ValueEnv != "" {
+		if cfg.Value, err = lookupValue(cfg.ValueEnv, env); err != nil {
+			return Config{}, err
 		}
 	}
 	return cfg, nil
 }
 
 const (
-	wantObject      = "a JSON object with the keys header, value, denyStatus, denyBody, denyContentType, build (all optional)"
-	wantBuild       = "a non-empty string without control characters or leading/trailing whitespace (the image digest)"
-	wantHeader      = "a non-empty HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
-	wantValue       = "a non-empty string without control characters or leading/trailing whitespace"
-	wantBody        = "a string"
+	wantObject = "a JSON object with the keys header, value or valueFromEnv, denyStatus, denyBody, denyContentType, build (all optional)"
+	wantBuild  = "a non-empty string without control characters or leading/trailing whitespace (the image digest)"
+	wantHeader = "a non-empty HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
+	wantValue  = "a non-empty string without control characters or leading/trailing whitespace"
+	wantBody   = "a string"
+	// What the variable named by valueFromEnv must hold. Never what it
+	// does hold: that is the secret.
+	wantEnvName     = "the name of an environment variable of the plugin's VM (printable ASCII without spaces or '=')"
+	wantEnvSet      = "the variable set in the plugin's VM environment (WasmPlugin vmConfig.env; Envoy vm_config.environment_variables)"
+	wantEnvValue    = "a non-empty value without control characters or leading/trailing whitespace (not shown: it is a secret)"
 	wantContentType = "a non-empty string without control characters or leading/trailing whitespace"
 	wantStatus      = "an integer from 200 to 599"
 )
 
-// notAnObject refuses a document that is a JSON value but not an object,
-// given its first byte.
-func notAnObject(first byte) error {
-	got := "got a JSON number"
-	switch first {
-	case 'n':
-		got = "got null"
-	case 't', 'f':
-		got = "got a JSON bool"
-	case '"':
-		got = "got a JSON string"
-	case '[':
-		got = "got a JSON array"
-	}
-	return &ConfigError{Got: got, Want: wantObject}
+// errBothValues refuses a configuration that says twice where the value is.
+var errBothValues = &ConfigError{
+	Key: KeyValueFromEnv, Got: `given together with "value"`, Want: `either "value" or "valueFromEnv", not both`,
 }
 
-// collectKeys files the top-level members under their keys, refusing an
-// unknown key and a key given twice. Which key a refusal names follows the
-// encoding/json version of this parser: first a key that matches no known
-// key even ignoring letter case (as its DisallowUnknownFields found them),
-// and only then, in document order, a wrongly cased or repeated one.
-func collectKeys(members []member) (rawConfig, error) {
-	for _, m := range members {
-		if !slices.ContainsFunc(allKeys, func(k string) bool { return strings.EqualFold(k, m.key) }) {
-			return rawConfig{}, unknownKey(m.key)
+// isEnvName reports whether s can name an environment variable: what a
+// WASI environ entry before its '=' can hold, less the spaces and control
+// characters that would make the name hard to read in a log line.
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '=' || c >= 0x7f {
+			return false
 		}
 	}
-	var raw rawConfig
-	for _, m := range members {
-		slot := raw.slot(m.key)
-		if slot == nil {
-			return rawConfig{}, unknownKey(m.key)
-		}
-		if *slot != nil { // a value as written is never empty
-			return rawConfig{}, &ConfigError{Key: m.key, Got: "key given twice", Want: "each key at most once"}
-		}
-		*slot = m.value
-	}
-	return raw, nil
+	return true
 }
 
-func unknownKey(key string) error {
-	return &ConfigError{Key: key, Got: "unknown key", Want: "one of " + strings.Join(allKeys, ", ") + " (case-sensitive)"}
-}
-
-func decodeString(key string, raw []byte, want string) (string, error) {
-	if raw[0] != '"' {
-		return "", &ConfigError{Key: key, Got: "got " + describe(raw), Want: want}
+// lookupValue reads the accepted value from the environment variable name.
+// Its errors name the variable and never show its content.
+func lookupValue(name string, env LookupEnv) (string, error) {
+	var value string
+	found := false
+	if env != nil {
+		value, found = env(name)
 	}
-	return unquote(raw), nil
+	switch {
+	case !found:
+		return "", &ConfigError{Key: KeyValueFromEnv, Got: "environment variable " + strconv.Quote(name) + " is not set", Want: wantEnvSet}
+	case value == "":
+		return "", &ConfigError{Key: KeyValueFromEnv, Got: "environment variable " + strconv.Quote(name) + " is empty", Want: wantEnvValue}
+	case !pluginconfig.IsFieldValue(value):
+		return "", &ConfigError{
+			Key:  KeyValueFromEnv,
+			Got:  "environment variable " + strconv.Quote(name) + " holds control characters or leading/trailing whitespace",
+			Want: wantEnvValue,
+		}
+	}
+	return value, nil
 }
 
 // decodeStatus takes only an integer literal: 403.0 and 4e2 are refused.
 func decodeStatus(raw []byte) (uint32, error) {
-	refused := &ConfigError{Key: KeyDenyStatus, Got: "got " + describe(raw), Want: wantStatus}
+	refused := &ConfigError{Key: KeyDenyStatus, Got: "got " + pluginconfig.Describe(raw), Want: wantStatus}
 	var n uint32
 	for _, c := range raw {
 		// Stopping once n is past the range keeps a long literal from overflowing.
-		if !isDigit(c) || n > MaxDenyStatus {
+		if c < '0' || c > '9' || n > MaxDenyStatus {
 			return 0, refused
 		}
 		n = n*10 + uint32(c-'0')
@@ -269,72 +237,4 @@ func decodeStatus(raw []byte) (uint32, error) {
 		return 0, refused
 	}
 	return n, nil
-}
-
-// describe names a raw JSON value's kind and shows it, shortened and on one
-// line, for the log.
-func describe(raw []byte) string {
-	const limit = 64
-	kind := "number"
-	switch {
-	case len(raw) == 0:
-		return "nothing"
-	case raw[0] == '"':
-		kind = "string"
-	case raw[0] == '{':
-		kind = "object"
-	case raw[0] == '[':
-		kind = "array"
-	case raw[0] == 't' || raw[0] == 'f':
-		kind = "boolean"
-	case raw[0] == 'n':
-		return "null"
-	}
-	shown := []byte(string(raw)) // a copy, since it is edited below
-	if len(shown) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(shown[cut]) {
-			cut--
-		}
-		shown = append(shown[:cut], "..."...)
-	}
-	// Valid JSON has raw control characters only as whitespace between tokens.
-	for i, c := range shown {
-		if c < 0x20 {
-			shown[i] = ' '
-		}
-	}
-	return kind + " " + string(shown)
-}
-
-// isToken reports whether s is an RFC 9110 token, the syntax of a header name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isFieldValue reports whether s can arrive as a header value through Envoy:
-// non-empty, no control characters, and no surrounding whitespace (HTTP
-// parsers strip it, so a value with it could never match).
-func isFieldValue(s string) bool {
-	if s == "" || s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -25,9 +25,11 @@ func (c *Config) Decide(h Headers) Verdict {
 }
 
 // DenyLog is the debug line logged for a denied request. With the default
-// configuration it is the original plugin's line, word for word.
+// configuration it is the original plugin's line, word for word. When the
+// accepted value came from the environment it is a secret, so the line names
+// the variable instead: "only the value of $NAME can passthrough".
 func (c *Config) DenyLog(got string) string {
-	return "request header: '" + c.Header + "' is " + got + ", only " + c.Value + " can passthrough"
+	return string(c.AppendDenyLog(nil, got))
 }
 
 // AppendDenyLog appends DenyLog(got) to dst. With a dst of enough capacity,
@@ -39,7 +41,12 @@ func (c *Config) AppendDenyLog(dst []byte, got string) []byte {
 	dst = append(dst, "' is "...)
 	dst = append(dst, got...)
 	dst = append(dst, ", only "...)
-	dst = append(dst, c.Value...)
+	if c.ValueEnv != "" {
+		dst = append(dst, "the value of $"...)
+		dst = append(dst, c.ValueEnv...)
+	} else {
+		dst = append(dst, c.Value...)
+	}
 	return append(dst, " can passthrough"...)
 }
 

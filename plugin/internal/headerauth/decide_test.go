@@ -77,6 +77,24 @@ func TestDenyLogIsTheSeedLine(t *testing.T) {
 	}
 }
 
+func TestDenyLogNamesTheVariableNotTheSecret(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`{"header": "X-Api-Key", "valueFromEnv": "API_KEY"}`), lookupTestEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "request header: 'x-api-key' is nope, only the value of $API_KEY can passthrough"
+	if line := cfg.DenyLog("nope"); line != want {
+		t.Errorf("DenyLog = %q, want %q", line, want)
+	}
+	if line := string(cfg.AppendDenyLog(nil, "nope")); line != want {
+		t.Errorf("AppendDenyLog = %q, want %q", line, want)
+	}
+	// The secret still decides.
+	if !cfg.Decide(headerList{{"x-api-key", envSecret}}).Allow || cfg.Decide(headerList{{"x-api-key", "API_KEY"}}).Allow {
+		t.Error("the value from the environment does not decide")
+	}
+}
+
 func TestDenyHeaders(t *testing.T) {
 	cfg := Default()
 	if h := cfg.DenyHeaders(); len(h) != 1 || h[0] != [2]string{"Content-Type", "text/plain"} {
@@ -117,7 +135,7 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := ParseConfig(raw)
+		cfg, err := ParseConfig(raw, nil)
 		if err != nil {
 			return // refused at start, so never decides
 		}

@@ -9,14 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"asmwasm.local/plugin/internal/pluginconfig"
 )
 
 // referenceParseConfig is ParseConfig as it was when it used encoding/json,
 // kept test-only so that it never reaches plugin.wasm: the differential fuzz
 // target FuzzParseConfigMatchesReference holds the hand-written reader in
-// jsontext.go to exactly its decisions. It shares the helpers that do not
-// touch JSON (describe, isToken, isFieldValue, unknownKey, the want texts).
-func referenceParseConfig(data []byte) (Config, error) {
+// pluginconfig to exactly its decisions. It shares the helpers that do not
+// touch JSON (describe, isToken, isFieldValue, unknownKey, the want texts,
+// the environment lookup).
+func referenceParseConfig(data []byte, env LookupEnv) (Config, error) {
 	cfg := Default()
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -45,12 +48,23 @@ func referenceParseConfig(data []byte) (Config, error) {
 		}
 		cfg.Header = strings.ToLower(cfg.Header)
 	}
+	if raw.Value != nil && raw.ValueFromEnv != nil {
+		return Config{}, errBothValues
+	}
 	if raw.Value != nil {
 		if cfg.Value, err = refDecodeString(KeyValue, raw.Value, wantValue); err != nil {
 			return Config{}, err
 		}
 		if !isFieldValue(cfg.Value) {
 			return Config{}, &ConfigError{Key: KeyValue, Got: "got " + describe(raw.Value), Want: wantValue}
+		}
+	}
+	if raw.ValueFromEnv != nil {
+		if cfg.ValueEnv, err = refDecodeString(KeyValueFromEnv, raw.ValueFromEnv, wantEnvName); err != nil {
+			return Config{}, err
+		}
+		if !isEnvName(cfg.ValueEnv) {
+			return Config{}, &ConfigError{Key: KeyValueFromEnv, Got: "got " + describe(raw.ValueFromEnv), Want: wantEnvName}
 		}
 	}
 	if raw.DenyStatus != nil {
@@ -79,8 +93,22 @@ func referenceParseConfig(data []byte) (Config, error) {
 			return Config{}, &ConfigError{Key: KeyBuild, Got: "got " + describe(raw.Build), Want: wantBuild}
 		}
 	}
+	if cfg.ValueEnv != "" {
+		if cfg.Value, err = lookupValue(cfg.ValueEnv, env); err != nil {
+			return Config{}, err
+		}
+	}
 	return cfg, nil
 }
+
+// The helpers that do not touch JSON, shared with ParseConfig.
+var (
+	describe     = pluginconfig.Describe
+	isToken      = pluginconfig.IsToken
+	isFieldValue = pluginconfig.IsFieldValue
+)
+
+func unknownKey(key string) error { return pluginconfig.UnknownKey(key, allKeys) }
 
 // refRawConfig keeps each value undecoded so that every key gets its own
 // check and its own message; json.RawMessage also sees an explicit null,
@@ -88,6 +116,7 @@ func referenceParseConfig(data []byte) (Config, error) {
 type refRawConfig struct {
 	Header          json.RawMessage `json:"header"`
 	Value           json.RawMessage `json:"value"`
+	ValueFromEnv    json.RawMessage `json:"valueFromEnv"`
 	DenyStatus      json.RawMessage `json:"denyStatus"`
 	DenyBody        json.RawMessage `json:"denyBody"`
 	DenyContentType json.RawMessage `json:"denyContentType"`
@@ -199,7 +228,7 @@ func FuzzParseConfigMatchesReference(f *testing.F) {
 		`{"header": "x", "header": "y"}`, `{"header": "x", "header": "y", "foo": 1}`, `{"value": "", "header": ""}`,
 		// Nested containers, and the nesting limit either side.
 		`{"denyBody": "x", "extra": {"a": [1, {"b": null}, [], {}]}}`, `{"header": {"a": 1}}`, `{"denyBody": [1, 2,]}`,
-		`{"denyBody": {"a" 1}}`, `{"denyBody": {1: 2}}`, `{"denyBody": [1 2]}`, nested(maxDepth), nested(maxDepth + 1),
+		`{"denyBody": {"a" 1}}`, `{"denyBody": {1: 2}}`, `{"denyBody": [1 2]}`, nested(pluginconfig.MaxDepth), nested(pluginconfig.MaxDepth + 1),
 		// Numbers.
 		`{"denyStatus": -0}`, `{"denyStatus": 1e5}`, `{"denyStatus": 0403}`, `{"denyStatus": 403e0}`, `{"denyStatus": 4.03E+2}`,
 		`{"denyStatus": -1.5e-3}`, `{"denyStatus": 1.}`, `{"denyStatus": 1e}`, `{"denyStatus": -}`, `{"denyStatus": +403}`,
@@ -214,8 +243,8 @@ func FuzzParseConfigMatchesReference(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := ParseConfig(data)
-		want, refErr := referenceParseConfig(data)
+		got, err := ParseConfig(data, lookupTestEnv)
+		want, refErr := referenceParseConfig(data, lookupTestEnv)
 		if (err == nil) != (refErr == nil) || got != want {
 			t.Fatalf("ParseConfig(%q) = %+v, %v; reference %+v, %v", data, got, err, want, refErr)
 		}

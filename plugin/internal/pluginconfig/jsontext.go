@@ -1,4 +1,4 @@
-package headerauth
+package pluginconfig
 
 import (
 	"fmt"
@@ -7,20 +7,20 @@ import (
 	"unicode/utf8"
 )
 
-// The configuration is one small JSON document read once, at start. It used
-// to go through encoding/json, whose reflection-driven decoder made up
-// 0.7 MB of the 3.5 MB plugin.wasm, and Envoy's compile time of the module
-// grows with its size. This reader does only what ParseConfig needs: it checks the
-// syntax of a whole value (RFC 8259) and hands back the top-level object's
-// members undecoded. Where encoding/json made a choice (the nesting limit,
-// how broken UTF-8 and lone surrogates decode, where a syntax error is
-// counted from), it makes the same one, and FuzzParseConfigMatchesReference
-// holds it to that.
+// A plugin's configuration is one small JSON document read once, at start.
+// It used to go through encoding/json, whose reflection-driven decoder made
+// up 0.7 MB of the 3.5 MB plugin.wasm, and Envoy's compile time of the module
+// grows with its size. This reader does only what ParseObject needs: it
+// checks the syntax of a whole value (RFC 8259) and hands back the top-level
+// object's members undecoded. Where encoding/json made a choice (the nesting
+// limit, how broken UTF-8 and lone surrogates decode, where a syntax error is
+// counted from), it makes the same one, and headerauth's
+// FuzzParseConfigMatchesReference holds it to that.
 
-// maxDepth is how many arrays and objects may be open at once. encoding/json
+// MaxDepth is how many arrays and objects may be open at once. encoding/json
 // refuses deeper documents as a syntax error, and so does this reader; it
 // also bounds the reader's recursion.
-const maxDepth = 10000
+const MaxDepth = 10000
 
 // member is one key of the top-level object and its value.
 type member struct {
@@ -31,8 +31,9 @@ type member struct {
 // reader checks the JSON syntax of data from off on.
 type reader struct {
 	data  []byte
-	off   int // the next byte to read
-	depth int // arrays and objects open around off
+	off   int    // the next byte to read
+	depth int    // arrays and objects open around off
+	want  string // what the document should be, for the error
 }
 
 // peek returns the next byte, or 0 at the end of data: a 0 byte is invalid
@@ -49,13 +50,13 @@ func (r *reader) peek() byte {
 // was being read), or that the document ends too early.
 func (r *reader) fail(context string) error {
 	if r.off >= len(r.data) {
-		return &ConfigError{Got: "truncated JSON", Want: wantObject}
+		return &Error{Got: "truncated JSON", Want: r.want}
 	}
 	// Counted as encoding/json counted it, the bad byte included, so that the
 	// position in the message did not move.
-	return &ConfigError{
+	return &Error{
 		Got:  fmt.Sprintf("invalid JSON at byte %d (unexpected %s %s)", r.off+1, quoteByte(r.data[r.off]), context),
-		Want: wantObject,
+		Want: r.want,
 	}
 }
 
@@ -106,8 +107,8 @@ func (r *reader) value(members *[]member) error {
 
 // open steps into the array or object whose bracket is at off.
 func (r *reader) open() error {
-	if r.depth == maxDepth {
-		return r.fail("nested more than " + strconv.Itoa(maxDepth) + " deep")
+	if r.depth == MaxDepth {
+		return r.fail("nested more than " + strconv.Itoa(MaxDepth) + " deep")
 	}
 	r.depth++
 	r.off++

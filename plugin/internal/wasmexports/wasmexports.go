@@ -1,0 +1,150 @@
+// Package wasmexports holds a plugin to the exports.txt that build.sh trims
+// its module to: the module exports exactly that list, and the plugin's code
+// implements no callback (and calls no function) whose export the list
+// leaves out, since Envoy calls a callback only when the module exports it.
+//
+// Only the plugins' tests import it, so neither it nor wazero reaches a
+// module.
+package wasmexports
+
+import (
+	"bufio"
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// droppedCallbacks maps each SDK export that exports.txt may leave out to what
+// in the plugin would need it: the SDK methods that the host reaches only
+// through that export, and the proxywasm functions that make the host call it.
+var droppedCallbacks = map[string][]string{
+	"proxy_on_request_headers":             {"OnHttpRequestHeaders"},
+	"proxy_on_request_body":                {"OnHttpRequestBody"},
+	"proxy_on_request_trailers":            {"OnHttpRequestTrailers"},
+	"proxy_on_response_headers":            {"OnHttpResponseHeaders"},
+	"proxy_on_response_body":               {"OnHttpResponseBody"},
+	"proxy_on_response_trailers":           {"OnHttpResponseTrailers"},
+	"proxy_on_log":                         {"OnHttpStreamDone", "OnStreamDone"},
+	"proxy_on_done":                        {"OnPluginDone"},
+	"proxy_on_tick":                        {"OnTick", "SetTickPeriodMilliSeconds"},
+	"proxy_on_queue_ready":                 {"OnQueueReady", "RegisterSharedQueue", "ResolveSharedQueue"},
+	"proxy_on_http_call_response":          {"DispatchHttpCall"},
+	"proxy_on_new_connection":              {"NewTcpContext", "OnNewConnection"},
+	"proxy_on_downstream_data":             {"OnDownstreamData"},
+	"proxy_on_downstream_connection_close": {"OnDownstreamClose"},
+	"proxy_on_upstream_data":               {"OnUpstreamData"},
+	"proxy_on_upstream_connection_close":   {"OnUpstreamClose"},
+}
+
+// List reads an exports.txt: one name a line, # starts a comment.
+func List(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var names []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line, _, _ := strings.Cut(s.Text(), "#")
+		if line = strings.TrimSpace(line); line != "" {
+			names = append(names, line)
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// Module lists what a compiled module exports (functions and memory).
+func Module(t testing.TB, wasm []byte) []string {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	m, err := r.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatalf("compile the module: %v", err)
+	}
+	var names []string
+	for name := range m.ExportedFunctions() {
+		names = append(names, name)
+	}
+	for name := range m.ExportedMemories() {
+		names = append(names, name)
+	}
+	return names
+}
+
+// CheckModule fails t unless the module at wasmPath exports exactly the
+// names in the exports.txt at listPath.
+func CheckModule(t testing.TB, wasmPath, listPath string) {
+	t.Helper()
+	wasm, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatalf("%v (build the module first: plugin/build.sh)", err)
+	}
+	got, want := Module(t, wasm), List(t, listPath)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s exports %q, want exactly %s's %q", wasmPath, got, listPath, want)
+	}
+}
+
+// CheckSources fails t if a non-test Go file in dir implements a callback,
+// or calls a function, that needs an export the exports.txt at listPath
+// leaves out.
+func CheckSources(t testing.TB, dir, listPath string) {
+	t.Helper()
+	kept := List(t, listPath)
+	needs := map[string]string{} // method or function name -> the export it needs
+	for export, names := range droppedCallbacks {
+		if slices.Contains(kept, export) {
+			continue
+		}
+		for _, n := range names {
+			needs[n] = export
+		}
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var name string
+			switch n := n.(type) {
+			case *ast.FuncDecl: // a method the host would call
+				if n.Recv != nil {
+					name = n.Name.Name
+				}
+			case *ast.SelectorExpr: // proxywasm.DispatchHttpCall and the like
+				name = n.Sel.Name
+			}
+			if export, ok := needs[name]; ok {
+				t.Errorf("%s: %s needs the export %s, which %s leaves out: add it there",
+					fset.Position(n.Pos()), name, export, listPath)
+			}
+			return true
+		})
+	}
+}
