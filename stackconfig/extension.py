@@ -36,7 +36,7 @@ MAX_TARGET_REFS = 16
 MAX_ENV = 256
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # An environment variable name a shell and Envoy's environ both take.
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
 _ROOT_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 
@@ -168,7 +168,7 @@ def parse_vm_env(raw: object, fail: Fail) -> tuple[dict[str, str], ...]:
         where = f"vmEnv[{i}]"
         var = _fields(item, ("name", "value", "valueFrom"), ("name",), fail, raw, where)
         name = var["name"]
-        if not isinstance(name, str) or not _ENV_NAME.match(name):
+        if not isinstance(name, str) or not ENV_NAME.match(name):
             raise fail(raw, f"{where}.name must be an environment variable name (letters, digits, '_'; not "
                        "starting with a digit; at most 256)")
         if any(v["name"] == name for v in out):

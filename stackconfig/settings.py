@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from stackconfig.asm import check_cluster_ids, check_instance_id
 from stackconfig.extension import (
+    ENV_NAME,
     EXTENSION_KINDS,
     GATEWAY_NAME_LABEL,
     PLUGIN_TYPES,
@@ -374,6 +375,9 @@ def check_plugin_config(values: _Values, fields: ExtensionFields = NO_EXTENSION_
         raise values.fail("pluginConfig", config, "key 'denyStatus' must be an HTTP status from 200 to 599")
     env_name = config.get("valueFromEnv")
     if env_name is not None:
+        if not ENV_NAME.match(env_name):
+            raise values.fail("pluginConfig", config, "key 'valueFromEnv' must name an environment variable (letters, "
+                              "digits, '_'; not starting with a digit)")
         if "value" in config:
             raise values.fail("pluginConfig", config, "keys 'value' and 'valueFromEnv' exclude each other: the "
                               "accepted value is either given here or read from the VM's environment")

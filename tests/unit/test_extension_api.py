@@ -150,6 +150,7 @@ def test_a_second_plugin_is_promoted_by_digest_too(dev_config: dict[str, Any], t
     ({"vmEnv": [{"name": "A", "value": "x"}, {"name": "A", "value": "y"}]}, "is given twice"),
     ({"vmEnv": [{"name": "A", "value": "x" * 2049}]}, "at most 2048"),
     ({"pluginConfig": {"valueFromEnv": "NOPE"}}, "which vmEnv does not define"),
+    ({"pluginConfig": {"valueFromEnv": "A-B"}}, "must name an environment variable"),
     ({"pluginConfig": {"valueFromEnv": "A", "value": "x"}, "vmEnv": [{"name": "A", "value": "y"}]},
      "'value' and 'valueFromEnv' exclude each other"),
     ({"extensionKind": "EnvoyFilter"}, "accepted: WasmPlugin, TrafficExtension"),
