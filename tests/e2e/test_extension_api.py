@@ -11,6 +11,7 @@ docker.Image; its gateway checks probe the Gateway API gateway through the API s
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -110,6 +111,7 @@ def test_two_plugins_attach_by_target_refs_and_run_in_priority_order(ext: Ext) -
     # The check found the Gateway API gateway's pod by its gateway-name label and proved the build.
     lines = [e["diagnosticEvent"]["message"] for e in result.events() if "diagnosticEvent" in e]
     assert any(f"pod {NS}/{GATEWAY_API.pod_name} runs sha256:" in line for line in lines), lines
+    print("\n" + "\n".join(line.strip() for line in lines if "runs sha256:" in line))
     # response-header runs first (priority 100): the 403 from header-authorization passes through it.
     wait_for(ext.gateway, None, (403, DENY, CHAIN_VALUE))
     wait_for(ext.gateway, {"allow": "true"}, (418, None, CHAIN_VALUE))
@@ -122,8 +124,9 @@ def test_two_plugins_attach_by_target_refs_and_run_in_priority_order(ext: Ext) -
                                    "name": GATEWAY_API_NAME}]
 
 
-def test_a_lower_priority_moves_the_second_plugin_after_the_first_without_a_rebuild(ext: Ext) -> None:
-    ext.stack.set_config({"plugins[0].priority": "-100"})
+def test_a_later_phase_moves_the_second_plugin_after_the_first_without_a_rebuild(ext: Ext) -> None:
+    # STATS comes after AUTHN whatever the priority (still 100): phase orders first, priority within one.
+    ext.stack.set_config({"plugins[0].phase": "STATS"})
     result = ext.stack.up()
     changed = steps(result)
     assert [s for s in changed if s[1] == IMAGE] == [], changed
@@ -158,7 +161,23 @@ def test_the_accepted_value_comes_from_the_gateways_environment(ext: Ext) -> Non
     result = ext.stack.up()
     lines = [e["diagnosticEvent"]["message"] for e in result.events() if "diagnosticEvent" in e]
     assert any("not probed (the value is the gateway's own)" in line for line in lines), lines
+    print("\n" + "\n".join(line.strip() for line in lines if "runs sha256:" in line))
     wait_for(ext.gateway, {"allow": "true"}, (403, DENY, None))
     wait_for(ext.gateway, {"allow": value}, (418, None, CHAIN_VALUE))
     # Nowhere in the stack's state: the value lives in the gateway only.
     assert value not in ext.stack.run("stack", "export", "--stack", ext.stack.stack).stdout
+
+
+def test_match_and_root_id_reach_the_gateways_envoy(ext: Ext) -> None:
+    allowed = {"allow": GATEWAY_HOST_ENV[1]}
+    # A gateway's listeners are CLIENT traffic to Istio: a SERVER-only match leaves the plugin out.
+    ext.stack.set_config({"plugins[0].match[0].mode": "SERVER"})
+    ext.stack.up()
+    wait_for(ext.gateway, allowed, (418, None, None))
+    port = urllib.parse.urlsplit(ext.gateway.url).port
+    ext.stack.set_config({"plugins[0].match[0].mode": "CLIENT", "plugins[0].match[0].ports[0]": str(port),
+                          "plugins[0].rootId": "chain_root"})
+    ext.stack.up()
+    wait_for(ext.gateway, allowed, (418, None, CHAIN_VALUE))
+    dump = http_get(ext.gateway.envoy_admin_url + "/config_dump", None, 5.0).body.decode()
+    assert '"root_id": "chain_root"' in dump
