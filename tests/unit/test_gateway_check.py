@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import threading
 from collections.abc import Iterator
@@ -53,6 +54,13 @@ def test_a_gateway_running_the_build_passes() -> None:
 def test_what_is_wrong_is_named(denied: Answer, allowed: Answer, says: str) -> None:
     problems = judge(EXPECTED, denied, allowed)
     assert problems and says in "\n".join(problems)
+
+
+def test_with_the_gateways_own_value_only_the_denied_probe_counts() -> None:
+    expected = dataclasses.replace(EXPECTED, value=None)
+    assert judge(expected, deny(), None) == []
+    assert "runs build" in "\n".join(judge(expected, deny(build=OLD), None))
+    assert "did not load" in "\n".join(judge(expected, Answer(403, b"RBAC: access denied", {}), None))
 
 
 def test_the_probe_value_is_never_in_a_message() -> None:
