@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ from sandbox.mesh import Gateway, Mesh
 from sandbox.mesh_config import GATEWAY_API, GATEWAY_API_NAME, GATEWAY_HOST_ENV
 from sandbox.process import http_get
 from sandbox.pulumi_cli import LocalStack, Result
-from tests.e2e.conftest import clean_namespace
+from tests.e2e.conftest import PLUGIN_V2_BODY, clean_namespace
 
 PLUGIN = "e2e-ext-header-authorization"
 EXTRA = "e2e-ext-response-header"
@@ -181,3 +182,11 @@ def test_match_and_root_id_reach_the_gateways_envoy(ext: Ext) -> None:
     wait_for(ext.gateway, allowed, (418, None, CHAIN_VALUE))
     dump = http_get(ext.gateway.envoy_admin_url + "/config_dump", None, 5.0).body.decode()
     assert '"root_id": "chain_root"' in dump
+
+
+def test_a_new_build_of_one_plugin_rebuilds_and_pushes_only_its_image(ext: Ext, plugin_v2: Path) -> None:
+    ext.stack.set_config({"wasmFile": str(plugin_v2), "verify.deniedBody": PLUGIN_V2_BODY})
+    result = ext.stack.up()
+    images = [(op, name) for op, typ, name in steps(result) if typ == IMAGE]
+    assert images == [("update", "header-authorization-image")], images
+    wait_for(ext.gateway, None, (403, PLUGIN_V2_BODY.encode(), None))
