@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from collections.abc import Callable
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_alicloud as alicloud
 
 from stackconfig.image_source import RegistryMode
+
+SUMMARY = "Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh"
 
 
 class RegistryArgs(TypedDict):
@@ -64,18 +67,9 @@ class Registry(pulumi.ComponentResource):
                 default_visibility="PRIVATE",
                 opts=child,
             )
-            repos = {
-                repository: alicloud.cs.RegistryEnterpriseRepo(
-                    _repo_resource_name(name, i, repository),
-                    instance_id=instance_id,
-                    namespace=namespace.name,
-                    name=repository,
-                    repo_type="PRIVATE",
-                    summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
-                    opts=child,
-                )
-                for i, repository in enumerate(repositories)
-            }
+            repos = _repositories(name, repositories, lambda resource, repository: alicloud.cs.RegistryEnterpriseRepo(
+                resource, instance_id=instance_id, namespace=namespace.name, name=repository, repo_type="PRIVATE",
+                summary=SUMMARY, opts=child))
             endpoint = args.get("endpoint")
             if endpoint:
                 self.endpoint = pulumi.Output.from_input(endpoint)
@@ -85,8 +79,6 @@ class Registry(pulumi.ComponentResource):
                     opts=pulumi.InvokeOutputOptions(parent=self, provider=args.get("alicloud_provider")),
                 )
                 self.endpoint = instances.instances.apply(lambda found: _first_public_endpoint(instance_id, found))
-            repo_names = {r: pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
-                          for r, repo in repos.items()}
         elif mode == "acr-personal":
             namespace = alicloud.cr.Namespace(
                 f"{name}-namespace",
@@ -95,29 +87,23 @@ class Registry(pulumi.ComponentResource):
                 default_visibility="PRIVATE",
                 opts=child,
             )
-            repos = {
-                repository: alicloud.cr.Repo(
-                    _repo_resource_name(name, i, repository),
-                    namespace=namespace.name,
-                    name=repository,
-                    repo_type="PRIVATE",
-                    summary="Envoy proxy-wasm plugin images for Alibaba Cloud Service Mesh",
-                    opts=child,
-                )
-                for i, repository in enumerate(repositories)
-            }
+            repos = _repositories(name, repositories, lambda resource, repository: alicloud.cr.Repo(
+                resource, namespace=namespace.name, name=repository, repo_type="PRIVATE", summary=SUMMARY,
+                opts=child))
             endpoint = args.get("endpoint")
             if not endpoint:
                 raise ValueError("Registry: endpoint is required for mode 'acr-personal'")
             self.endpoint = pulumi.Output.from_input(endpoint)
-            repo_names = {r: pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
-                          for r, repo in repos.items()}
         else:
             endpoint = args.get("endpoint")
             if not endpoint:
                 raise ValueError("Registry: endpoint is required for mode 'external'")
             self.endpoint = pulumi.Output.from_input(endpoint)
+        if mode == "external":  # nothing to create: the names are the config's
             repo_names = {r: pulumi.Output.from_input(f"{args['namespace']}/{r}") for r in repositories}
+        else:
+            repo_names = {r: pulumi.Output.all(namespace.name, repo.name).apply(lambda p: f"{p[0]}/{p[1]}")
+                          for r, repo in repos.items()}
 
         self.repository_paths = {r: pulumi.Output.all(self.endpoint, n).apply(lambda p: f"{p[0]}/{p[1]}")
                                  for r, n in repo_names.items()}
@@ -125,9 +111,10 @@ class Registry(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint, "repository_path": self.repository_path})
 
 
-def _repo_resource_name(name: str, index: int, repository: str) -> str:
-    # The first keeps the name it always had, so that existing stacks see no change.
-    return f"{name}-repository" if index == 0 else f"{name}-repository-{repository}"
+def _repositories(name: str, repositories: list[str], make: Callable[[str, str], Any]) -> dict[str, Any]:
+    """One repository resource each; the first keeps the name it always had, so existing stacks see no change."""
+    return {repository: make(f"{name}-repository" if i == 0 else f"{name}-repository-{repository}", repository)
+            for i, repository in enumerate(repositories)}
 
 
 def _first_public_endpoint(

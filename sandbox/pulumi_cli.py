@@ -43,6 +43,15 @@ class Result:
                 return dict(event["summaryEvent"].get("resourceChanges") or {})
         raise PulumiError(f"no summary in pulumi's output:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}")
 
+    def steps(self) -> list[tuple[str, str, str]]:
+        """(op, type, name) of each resource step that changed something, in the order the engine finished them."""
+        found = []
+        for event in self.events():
+            meta = event.get("resOutputsEvent", {}).get("metadata")
+            if meta and meta["op"] != "same":
+                found.append((meta["op"], meta["type"], meta["urn"].rsplit("::", 1)[1]))
+        return found
+
     def ops_by_type(self) -> dict[str, list[str]]:
         """The engine's step ops per resource type (update, create, same, …) of `up/destroy --json`."""
         ops: dict[str, list[str]] = {}

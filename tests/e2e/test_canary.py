@@ -62,16 +62,6 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Canary]:
         clean_namespace(sb, NS, name, SECRET)
 
 
-def steps(result: Result) -> list[tuple[str, str, str]]:
-    """(op, type, name) of each resource step, in the order the engine finished them."""
-    found = []
-    for event in result.events():
-        meta = event.get("resOutputsEvent", {}).get("metadata")
-        if meta and meta["op"] != "same":
-            found.append((meta["op"], meta["type"], meta["urn"].rsplit("::", 1)[1]))
-    return found
-
-
 def infos(result: Result) -> list[str]:
     return [e["diagnosticEvent"]["message"].strip() for e in result.events()
             if e.get("diagnosticEvent", {}).get("severity") == "info"]
@@ -92,7 +82,7 @@ def test_the_preview_shows_canary_then_stable(canary: Canary) -> None:
 
 def test_a_good_build_goes_canary_verified_stable_verified(canary: Canary) -> None:
     result = canary.stack.up()
-    order = [name for _, typ, name in steps(result)
+    order = [name for _, typ, name in result.steps()
              if typ in (CHECK, "kubernetes:extensions.istio.io/v1alpha1:WasmPlugin")]
     assert order == ["header-authorization-plugin-canary", "header-authorization-check-plugin-canary-default",
                      "header-authorization-plugin", "header-authorization-check-plugin-default"]

@@ -23,7 +23,7 @@ from sandbox.local_stack import WASM_PLUGINS, Sandbox, configure, local_stack
 from sandbox.mesh import Gateway, Mesh
 from sandbox.mesh_config import GATEWAY_API, GATEWAY_API_NAME, GATEWAY_HOST_ENV
 from sandbox.process import http_get
-from sandbox.pulumi_cli import LocalStack, Result
+from sandbox.pulumi_cli import LocalStack
 from tests.e2e.conftest import PLUGIN_V2_BODY, clean_namespace
 
 PLUGIN = "e2e-ext-header-authorization"
@@ -78,15 +78,6 @@ def ext(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ext]:
     clean(sb)
 
 
-def steps(result: Result) -> list[tuple[str, str, str]]:
-    found = []
-    for event in result.events():
-        meta = event.get("resOutputsEvent", {}).get("metadata")
-        if meta and meta["op"] != "same":
-            found.append((meta["op"], meta["type"], meta["urn"].rsplit("::", 1)[1]))
-    return found
-
-
 def answers(gw: Gateway, headers: dict[str, str] | None = None) -> tuple[int, bytes, str | None]:
     resp = http_get(gw.url + "/status/418", headers, 5.0)
     return resp.status, resp.body, resp.headers.get(CHAIN_HEADER)
@@ -107,7 +98,7 @@ def wait_for(gw: Gateway, headers: dict[str, str] | None, want: tuple[int, bytes
 
 def test_two_plugins_attach_by_target_refs_and_run_in_priority_order(ext: Ext) -> None:
     result = ext.stack.up()
-    built = [name for op, typ, name in steps(result) if typ == IMAGE and op == "create"]
+    built = [name for op, typ, name in result.steps() if typ == IMAGE and op == "create"]
     assert sorted(built) == [f"header-authorization-{EXTRA}-image", "header-authorization-image"]
     # The check found the Gateway API gateway's pod by its gateway-name label and proved the build.
     lines = [e["diagnosticEvent"]["message"] for e in result.events() if "diagnosticEvent" in e]
@@ -129,7 +120,7 @@ def test_a_later_phase_moves_the_second_plugin_after_the_first_without_a_rebuild
     # STATS comes after AUTHN whatever the priority (still 100): phase orders first, priority within one.
     ext.stack.set_config({"plugins[0].phase": "STATS"})
     result = ext.stack.up()
-    changed = steps(result)
+    changed = result.steps()
     assert [s for s in changed if s[1] == IMAGE] == [], changed
     assert [(op, name) for op, typ, name in changed if typ == WASM_PLUGIN] == [
         ("update", f"header-authorization-plugin-{EXTRA}")]
@@ -141,7 +132,7 @@ def test_a_later_phase_moves_the_second_plugin_after_the_first_without_a_rebuild
 def test_the_same_plugins_as_traffic_extensions(ext: Ext) -> None:
     ext.stack.set_config({"extensionKind": "TrafficExtension"})
     result = ext.stack.up()
-    changed = steps(result)
+    changed = result.steps()
     assert sorted((op, typ) for op, typ, _ in changed if typ in (WASM_PLUGIN, TRAFFIC_EXTENSION)) == [
         ("create", TRAFFIC_EXTENSION), ("create", TRAFFIC_EXTENSION), ("delete", WASM_PLUGIN),
         ("delete", WASM_PLUGIN)]
@@ -187,6 +178,6 @@ def test_match_and_root_id_reach_the_gateways_envoy(ext: Ext) -> None:
 def test_a_new_build_of_one_plugin_rebuilds_and_pushes_only_its_image(ext: Ext, plugin_v2: Path) -> None:
     ext.stack.set_config({"wasmFile": str(plugin_v2), "verify.deniedBody": PLUGIN_V2_BODY})
     result = ext.stack.up()
-    images = [(op, name) for op, typ, name in steps(result) if typ == IMAGE]
+    images = [(op, name) for op, typ, name in result.steps() if typ == IMAGE]
     assert images == [("update", "header-authorization-image")], images
     wait_for(ext.gateway, None, (403, PLUGIN_V2_BODY.encode(), None))
