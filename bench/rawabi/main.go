@@ -207,7 +207,8 @@ func proxyOnConfigure(pluginID uint32, configSize int32) uint32 {
 			return 0
 		}
 	}
-	cfg, err := headerauth.ParseConfig(data)
+	// No environment: the benchmark floor does without valueFromEnv (and the os package).
+	cfg, err := headerauth.ParseConfig(data, func(string) (string, bool) { return "", false })
 	if err != nil {
 		logString(logCritical, err.Error()+"; refusing to start")
 		return 0
