@@ -4,6 +4,7 @@ package main
 // the callbacks this plugin leaves to the SDK's defaults. These tests hold the
 // module to that list, and the plugin to implementing none of the callbacks
 // the list leaves out (a callback whose export is gone would never be called).
+// TestModuleLinksNoFmt keeps fmt out of the module (main.go says why).
 
 import (
 	"testing"
@@ -17,4 +18,8 @@ func TestModuleExportsExactlyTheListedCallbacks(t *testing.T) {
 
 func TestPluginImplementsNoDroppedCallback(t *testing.T) {
 	wasmexports.CheckSources(t, ".", "exports.txt")
+}
+
+func TestModuleLinksNoFmt(t *testing.T) {
+	wasmexports.CheckNoFmt(t, wasmPath())
 }

@@ -15,3 +15,7 @@ func TestModuleExportsExactlyTheListedCallbacks(t *testing.T) {
 func TestPluginImplementsNoDroppedCallback(t *testing.T) {
 	wasmexports.CheckSources(t, ".", "exports.txt")
 }
+
+func TestModuleLinksNoFmt(t *testing.T) {
+	wasmexports.CheckNoFmt(t, wasmPath())
+}

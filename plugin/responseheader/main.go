@@ -47,13 +47,14 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 		var err error
 		data, err = proxywasm.GetPluginConfiguration()
 		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			proxywasm.LogCriticalf("cannot read the plugin configuration: %v; refusing to start", err)
+			// LogCritical, not LogCriticalf: no fmt in the module, see ../main.go.
+			proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
 			return types.OnPluginStartStatusFailed
 		}
 	}
 	cfg, err := addheader.ParseConfig(data)
 	if err != nil {
-		proxywasm.LogCriticalf("%v; refusing to start", err)
+		proxywasm.LogCritical(err.Error() + "; refusing to start")
 		return types.OnPluginStartStatusFailed
 	}
 	p.cfg = cfg
@@ -84,7 +85,7 @@ func (f *httpFilter) OnHttpResponseHeaders(int, bool) types.Action {
 	// Added, not replaced: a header of that name from the upstream stays,
 	// and two instances in one chain leave one value each.
 	if err := proxywasm.AddHttpResponseHeader(p.cfg.Name, p.cfg.Value); err != nil {
-		proxywasm.LogErrorf("cannot add the %s response header: %v", p.cfg.Name, err)
+		proxywasm.LogError("cannot add the " + p.cfg.Name + " response header: " + err.Error())
 	}
 	return types.ActionContinue
 }

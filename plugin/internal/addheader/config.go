@@ -5,7 +5,6 @@ package addheader
 
 import (
 	"slices"
-	"strings"
 
 	"asmwasm.local/plugin/internal/pluginconfig"
 )
@@ -68,12 +67,13 @@ func ParseConfig(data []byte) (Config, error) {
 		if cfg.Name, err = pluginconfig.String(KeyName, v, wantName); err != nil {
 			return Config{}, err
 		}
-		// Checked before lower-casing, which maps some non-ASCII letters
-		// (the Kelvin sign) to ASCII ones.
+		// Checked before lower-casing: LowerToken is for a token's ASCII
+		// (strings.ToLower, which it stands in for, would map some non-ASCII
+		// letters, such as the Kelvin sign, to ASCII ones).
 		if !pluginconfig.IsToken(cfg.Name) {
 			return Config{}, &ConfigError{Key: KeyName, Got: "got " + pluginconfig.Describe(v), Want: wantName}
 		}
-		cfg.Name = strings.ToLower(cfg.Name)
+		cfg.Name = pluginconfig.LowerToken(cfg.Name)
 		if slices.Contains(framingHeaders, cfg.Name) {
 			return Config{}, &ConfigError{Key: KeyName, Got: "got " + pluginconfig.Describe(v), Want: wantName}
 		}

@@ -5,7 +5,6 @@ package headerauth
 
 import (
 	"strconv"
-	"strings"
 
 	"asmwasm.local/plugin/internal/pluginconfig"
 )
@@ -107,7 +106,7 @@ func ParseConfig(data []byte, env LookupEnv) (Config, error) {
 		if !pluginconfig.IsToken(cfg.Header) {
 			return Config{}, &ConfigError{Key: KeyHeader, Got: "got " + pluginconfig.Describe(v), Want: wantHeader}
 		}
-		cfg.Header = strings.ToLower(cfg.Header)
+		cfg.Header = pluginconfig.LowerToken(cfg.Header)
 	}
 	if raw[KeyValue] != nil && raw[KeyValueFromEnv] != nil {
 		return Config{}, errBothValues

@@ -1,7 +1,6 @@
 package pluginconfig
 
 import (
-	"fmt"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -55,19 +54,21 @@ func (r *reader) fail(context string) error {
 	// Counted as encoding/json counted it, the bad byte included, so that the
 	// position in the message did not move.
 	return &Error{
-		Got:  fmt.Sprintf("invalid JSON at byte %d (unexpected %s %s)", r.off+1, quoteByte(r.data[r.off]), context),
+		Got:  "invalid JSON at byte " + strconv.Itoa(r.off+1) + " (unexpected " + quoteByte(r.data[r.off]) + " " + context + ")",
 		Want: r.want,
 	}
 }
 
 // quoteByte shows a byte on one line of log: ASCII as a Go character
 // literal, anything else by its code, since one byte of a multi-byte UTF-8
-// sequence is no character of its own.
+// sequence is no character of its own. (Two hex digits by hand: the
+// plugins link no fmt, see Error.)
 func quoteByte(c byte) string {
 	if c < utf8.RuneSelf {
 		return strconv.QuoteRune(rune(c))
 	}
-	return fmt.Sprintf("byte 0x%02x", c)
+	const hex = "0123456789abcdef"
+	return "byte 0x" + string([]byte{hex[c>>4], hex[c&0xf]})
 }
 
 // space skips JSON whitespace (and only that: no \v, \f or Unicode spaces).

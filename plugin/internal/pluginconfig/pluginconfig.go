@@ -6,8 +6,8 @@ package pluginconfig
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,11 +20,16 @@ type Error struct {
 	Want string
 }
 
+// Error joins the parts itself: a call of fmt.Sprintf anywhere in a plugin
+// links fmt's printer and reflect, about 0.3 MB of the module, most of it
+// code that Envoy compiles on every rollout (docs/benchmarks.md, "Issue #15
+// item 3").
+// strconv.Quote is what %q does with a string.
 func (e *Error) Error() string {
 	if e.Key == "" {
-		return fmt.Sprintf("plugin configuration: %s, want %s", e.Got, e.Want)
+		return "plugin configuration: " + e.Got + ", want " + e.Want
 	}
-	return fmt.Sprintf("plugin configuration key %q: %s, want %s", e.Key, e.Got, e.Want)
+	return "plugin configuration key " + strconv.Quote(e.Key) + ": " + e.Got + ", want " + e.Want
 }
 
 // ParseObject reads data as one JSON object whose keys are all among keys,
@@ -169,6 +174,19 @@ func IsToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// LowerToken lower-cases s, which IsToken accepted: for those ASCII bytes it
+// does what strings.ToLower does, without linking the Unicode case mapping
+// that strings.ToLower carries for other input.
+func LowerToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // IsFieldValue reports whether s can arrive as a header value through Envoy:

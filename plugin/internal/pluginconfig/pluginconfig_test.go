@@ -6,6 +6,7 @@ package pluginconfig
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -101,6 +102,48 @@ func TestHeaderSyntax(t *testing.T) {
 	} {
 		if IsFieldValue(s) != ok {
 			t.Errorf("IsFieldValue(%q) = %v", s, !ok)
+		}
+	}
+}
+
+func TestLowerTokenIsToLowerOnTokens(t *testing.T) {
+	tokens := []string{"allow", "ALLOW", "X-Api-Key", "a!#$%&'*+-.^_`|~Z09"}
+	for c := range 256 {
+		tokens = append(tokens, string([]byte{byte(c)}))
+	}
+	for _, s := range tokens {
+		if !IsToken(s) {
+			continue
+		}
+		if got, want := LowerToken(s), strings.ToLower(s); got != want {
+			t.Errorf("LowerToken(%q) = %q, want %q as strings.ToLower", s, got, want)
+		}
+	}
+}
+
+// The messages are built without fmt (Error says why); these hold them to
+// what the fmt formats they replace gave.
+func TestMessagesAsFmtMadeThem(t *testing.T) {
+	for c := range 256 {
+		want := fmt.Sprintf("byte 0x%02x", c)
+		if c < 0x80 {
+			want = fmt.Sprintf("%q", rune(c))
+		}
+		if got := quoteByte(byte(c)); got != want {
+			t.Errorf("quoteByte(%#x) = %q, want %q", c, got, want)
+		}
+	}
+	for _, e := range []Error{
+		{Got: "truncated JSON", Want: "an object"},
+		{Key: "name", Got: "got number 1", Want: "a string"},
+		{Key: "na\"me\u00e9\x01", Got: "", Want: ""},
+	} {
+		want := fmt.Sprintf("plugin configuration key %q: %s, want %s", e.Key, e.Got, e.Want)
+		if e.Key == "" {
+			want = fmt.Sprintf("plugin configuration: %s, want %s", e.Got, e.Want)
+		}
+		if got := e.Error(); got != want {
+			t.Errorf("Error() = %q, want %q", got, want)
 		}
 	}
 }

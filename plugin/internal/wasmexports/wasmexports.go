@@ -2,6 +2,7 @@
 // its module to: the module exports exactly that list, and the plugin's code
 // implements no callback (and calls no function) whose export the list
 // leaves out, since Envoy calls a callback only when the module exports it.
+// It also keeps fmt's printer out of the module (CheckNoFmt).
 //
 // Only the plugins' tests import it, so neither it nor wazero reaches a
 // module.
@@ -9,6 +10,7 @@ package wasmexports
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"go/ast"
 	"go/parser"
@@ -99,6 +101,28 @@ func CheckModule(t testing.TB, wasmPath, listPath string) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("%s exports %q, want exactly %s's %q", wasmPath, got, listPath, want)
+	}
+}
+
+// fmtPrinter is a function that every use of fmt's formatting links
+// (Sprintf, Errorf, the SDK's Log*f and metric helpers). Go's own function
+// table, in the module's data, names every Go function the module holds,
+// with or without a wasm name section, so a match means fmt came back.
+const fmtPrinter = "fmt.(*pp).doPrintf"
+
+// CheckNoFmt fails t if the module at wasmPath links fmt's formatting,
+// which costs about 0.3 MB of the module, most of it code that Envoy
+// compiles on every rollout (docs/benchmarks.md, "Issue #15 item 3"). Build
+// log lines and errors by concatenation and strconv instead, and avoid the
+// SDK functions that format (proxywasm.Log*f, its metric helpers).
+func CheckNoFmt(t testing.TB, wasmPath string) {
+	t.Helper()
+	wasm, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatalf("%v (build the module first: plugin/build.sh)", err)
+	}
+	if bytes.Contains(wasm, []byte(fmtPrinter)) {
+		t.Errorf("%s links fmt's printer (%s): something calls fmt or a formatting SDK helper", wasmPath, fmtPrinter)
 	}
 }
 
