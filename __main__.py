@@ -68,6 +68,8 @@ delivery = WasmPluginDelivery("header-authorization", {
     "extension_kind": mesh.extension_kind,
     "fields": mesh.fields,
     "extra_plugins": mesh.extra_plugins,
+    "cluster_registry_hosts": mesh.cluster_registry_hosts,
+    "istio_cluster_ids": mesh.istio_cluster_ids,
 })
 
 pulumi.export("imageRef", delivery.image_ref)

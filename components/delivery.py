@@ -15,7 +15,7 @@ from components.promotion import PromotedImage
 from components.pull_secret import PullSecret
 from components.registry import Registry
 from components.wasm_plugin import WasmPlugin
-from stackconfig.extension import ExtensionFields, spec_extras
+from stackconfig.extension import ISTIO_CLUSTER_LABEL, ExtensionFields, spec_extras
 from stackconfig.image_source import (
     AlreadyPushed,
     BuildAndPush,
@@ -70,6 +70,11 @@ class WasmPluginDeliveryArgs(TypedDict):
     """targetRefs, match, type, root id, VM env of the plugin."""
     extra_plugins: NotRequired[tuple[ExtraPlugin, ...]]
     """Further plugins in the same chain, sharing registry, namespace and pull Secret."""
+    cluster_registry_hosts: NotRequired[Mapping[str, str]]
+    """Data-plane cluster -> the registry host its gateways pull from (a VPC endpoint). When set, each
+    cluster gets its own WasmPlugins (selecting its gateways by Istio's cluster label)."""
+    istio_cluster_ids: NotRequired[Mapping[str, str]]
+    """Data-plane cluster -> Istio's id for it (ASM: the ACK cluster id); needed with cluster_registry_hosts."""
 
 
 class WasmPluginDelivery(pulumi.ComponentResource):
@@ -93,6 +98,29 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         extra_plugins = args.get("extra_plugins", ())
         image_ref, extra_refs = self._images(name, args, extra_plugins)
+        cluster_hosts = dict(args.get("cluster_registry_hosts") or {})
+        istio_ids = dict(args.get("istio_cluster_ids") or {})
+        # Scopes of the WasmPlugins: one for the whole mesh, or one per data-plane cluster when some
+        # cluster pulls from a host of its own (a WasmPlugin has one url).
+        scopes: list[str | None] = sorted(args["data_plane_kubeconfigs"]) if cluster_hosts else [None]
+
+        def placed(ref: pulumi.Output[str], scope: str | None) -> pulumi.Output[str]:
+            host = cluster_hosts.get(scope) if scope else None
+            return ref if host is None else ref.apply(lambda r: host + r[len(registry_host(r)):])
+
+        def scoped(selector: pulumi.Input[Mapping[str, str]] | None,
+                   scope: str | None) -> pulumi.Input[Mapping[str, str]] | None:
+            if scope is None or selector is None:
+                return selector
+            # istiod adds this label to every proxy's labels (pilot/pkg/xds/ads.go).
+            return pulumi.Output.from_input(selector).apply(
+                lambda labels: {**labels, ISTIO_CLUSTER_LABEL: istio_ids[scope]})
+
+        def scope_of(cluster: str) -> str | None:
+            return cluster if cluster_hosts else None
+
+        def suffix(scope: str | None) -> str:
+            return "" if scope is None else f"-{scope}"
 
         # One provider per cluster, named for what it is. A kubeconfig left unset means the
         # ambient one (KUBECONFIG), which is what the local stack uses.
@@ -121,6 +149,7 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 "username": args["registry_username"],
                 "password": args["registry_password"],
                 "clusters": data_planes,
+                "cluster_servers": cluster_hosts,
             },
             child,
         )
@@ -138,38 +167,42 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         kind = args.get("extension_kind", "WasmPlugin")
         changes: list[Any] = [image_ref, plugin_config, args["registry_username"], args["registry_password"],
                               args["fail_strategy"], args["phase"], args.get("priority")]
-        if kind != "WasmPlugin" or fields != ExtensionFields() or extra_plugins:
+        if kind != "WasmPlugin" or fields != ExtensionFields() or extra_plugins or cluster_hosts:
             # Only when set, so that a stack without them sees the check's inputs unchanged.
             changes.append({"kind": kind, "spec": spec_extras(fields), "vmEnv": fields.vm_env,
-                            "plugins": list(extra_refs.values())})
+                            "plugins": list(extra_refs.values()), "hosts": cluster_hosts})
         triggers = pulumi.Output.all(*changes)
-        extras_applied: list[pulumi.Resource] = []
+        extras_applied: dict[str | None, list[pulumi.Resource]] = {scope: [] for scope in scopes}
 
         def wasm_plugin(role: str, plugin_name: str, selector: pulumi.Input[Mapping[str, str]] | None,
                         after: list[pulumi.Resource], check_selectors: list[Mapping[str, str]],
                         plugin_fields: ExtensionFields) -> tuple[WasmPlugin, list[GatewayCheck]]:
-            plugin = WasmPlugin(
-                f"{name}-{role}",
-                {
-                    "name": plugin_name,
-                    "namespace": args["plugin_namespace"],
-                    "image_ref": image_ref,
-                    "selector": selector,
-                    "phase": args["phase"],
-                    "image_pull_policy": args["image_pull_policy"],
-                    "image_pull_secret": pull_secret.secret_name,
-                    "fail_strategy": args["fail_strategy"],
-                    "plugin_config": plugin_config,
-                    "priority": args.get("priority"),
-                    "provider": mesh_provider,
-                    "fields": plugin_fields,
-                    "kind": kind,
-                },
-                # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
-                pulumi.ResourceOptions(parent=self, depends_on=[pull_secret, *after]),
-            )
+            plugins = {
+                scope: WasmPlugin(
+                    f"{name}-{role}{suffix(scope)}",
+                    {
+                        "name": f"{plugin_name}{suffix(scope)}",
+                        "namespace": args["plugin_namespace"],
+                        "image_ref": placed(image_ref, scope),
+                        "selector": scoped(selector, scope),
+                        "phase": args["phase"],
+                        "image_pull_policy": args["image_pull_policy"],
+                        "image_pull_secret": pull_secret.secret_name,
+                        "fail_strategy": args["fail_strategy"],
+                        "plugin_config": plugin_config,
+                        "priority": args.get("priority"),
+                        "provider": mesh_provider,
+                        "fields": plugin_fields,
+                        "kind": kind,
+                    },
+                    # The Secret first: a gateway that sees the WasmPlugin before the Secret fails its pull.
+                    pulumi.ResourceOptions(parent=self, depends_on=[pull_secret, *after]),
+                )
+                for scope in scopes
+            }
+            first = plugins[scopes[0]]
             if not verify.enabled:
-                return plugin, []
+                return first, []
             checks = [
                 GatewayCheck(
                     # One check per cluster and per set of pods (several with targetRefs).
@@ -190,7 +223,8 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                         "triggers": triggers,
                     },
                     # After the other plugins of the chain too: one that fails to load breaks the chain.
-                    pulumi.ResourceOptions(parent=self, depends_on=[plugin, *extras_applied]),
+                    pulumi.ResourceOptions(parent=self, depends_on=[plugins[scope_of(cluster)],
+                                                                    *extras_applied[scope_of(cluster)]]),
                 )
                 for cluster, kubeconfig in args["data_plane_kubeconfigs"].items()
                 for i, check_selector in enumerate(check_selectors)
@@ -199,28 +233,29 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 for check in checks:
                     check.passed.apply(lambda lines, c=check: [pulumi.log.info(line, resource=c)
                                                                for line in lines or []])
-            return plugin, checks
+            return first, checks
 
-        for extra in extra_plugins:
-            extras_applied.append(WasmPlugin(
-                f"{name}-plugin-{extra.name}",
-                {
-                    "name": extra.name,
-                    "namespace": args["plugin_namespace"],
-                    "image_ref": extra_refs[extra.name],
-                    "selector": extra.selector,
-                    "phase": extra.phase,
-                    "image_pull_policy": extra.image_pull_policy,
-                    "image_pull_secret": pull_secret.secret_name,
-                    "fail_strategy": extra.fail_strategy,
-                    "plugin_config": extra.plugin_config,
-                    "priority": extra.priority,
-                    "provider": mesh_provider,
-                    "fields": extra.fields,
-                    "kind": kind,
-                },
-                pulumi.ResourceOptions(parent=self, depends_on=[pull_secret]),
-            ))
+        for scope in scopes:
+            for extra in extra_plugins:
+                extras_applied[scope].append(WasmPlugin(
+                    f"{name}-plugin-{extra.name}{suffix(scope)}",
+                    {
+                        "name": f"{extra.name}{suffix(scope)}",
+                        "namespace": args["plugin_namespace"],
+                        "image_ref": placed(extra_refs[extra.name], scope),
+                        "selector": scoped(extra.selector, scope),
+                        "phase": extra.phase,
+                        "image_pull_policy": extra.image_pull_policy,
+                        "image_pull_secret": pull_secret.secret_name,
+                        "fail_strategy": extra.fail_strategy,
+                        "plugin_config": extra.plugin_config,
+                        "priority": extra.priority,
+                        "provider": mesh_provider,
+                        "fields": extra.fields,
+                        "kind": kind,
+                    },
+                    pulumi.ResourceOptions(parent=self, depends_on=[pull_secret]),
+                ))
         canary = args.get("canary_selector")
         after: list[pulumi.Resource] = []
         if canary:
@@ -235,7 +270,8 @@ class WasmPluginDelivery(pulumi.ComponentResource):
         plugin, _ = wasm_plugin("plugin", args["plugin_name"], stable_selector, after, check_selectors, fields)
 
         self.image_ref = image_ref
-        self.oci_url = plugin.url
+        # The url by the image's own host (a cluster with a host of its own pulls the same digest there).
+        self.oci_url = pulumi.Output.concat("oci://", image_ref)
         self.registry_endpoint = image_ref.apply(registry_host)
         self.plugin_name = plugin.plugin_name
         self.plugin_namespace = plugin.plugin_namespace

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,6 +32,8 @@ class PullSecretArgs(TypedDict):
     password: pulumi.Input[str]
     """Registry password (kept secret)."""
     clusters: dict[str, k8s.Provider]
+    cluster_servers: NotRequired[Mapping[str, str]]
+    """A further registry host per cluster (its VPC endpoint), whose gateways pull from it."""
     """Data-plane cluster name -> provider; one Secret per cluster."""
 
 
@@ -42,11 +45,13 @@ class PullSecret(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PullSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:PullSecret", name, None, opts)
-        config_json = pulumi.Output.secret(
-            pulumi.Output.all(args["server"], args["username"], args["password"]).apply(
-                lambda a: docker_config_json(a[0], a[1], a[2])
+        def config_json(extra: str | None) -> pulumi.Output[str]:
+            return pulumi.Output.secret(
+                pulumi.Output.all(args["server"], args["username"], args["password"]).apply(
+                    lambda a: docker_config_json(_hosts(a[0], extra), a[1], a[2])
+                )
             )
-        )
+
         for cluster, provider in sorted(args["clusters"].items()):
             k8s.core.v1.Secret(
                 f"{name}-{cluster}",
@@ -56,10 +61,16 @@ class PullSecret(pulumi.ComponentResource):
                     labels={"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": name},
                 ),
                 type="kubernetes.io/dockerconfigjson",
-                string_data={".dockerconfigjson": config_json},
+                string_data={".dockerconfigjson": config_json(args.get("cluster_servers", {}).get(cluster))},
                 opts=pulumi.ResourceOptions(parent=self, provider=provider,
                                             additional_secret_outputs=["data", "stringData"]),
             )
         self.secret_name = pulumi.Output.from_input(args["name"])
         self.clusters = pulumi.Output.from_input(sorted(args["clusters"]))
         self.register_outputs({"secret_name": self.secret_name, "clusters": self.clusters})
+
+
+def _hosts(server: str | list[str], extra: str | None) -> str | list[str]:
+    if extra is None:
+        return server
+    return [*([server] if isinstance(server, str) else server), extra]

@@ -24,6 +24,9 @@ MATCH_MODES = ("CLIENT", "SERVER", "CLIENT_AND_SERVER")
 ENV_SOURCES = ("INLINE", "HOST")
 # The label Istio reads to tell which Gateway API Gateway a workload is an instance of.
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+# The label istiod adds to every proxy's labels with its cluster's id (pilot/pkg/xds/ads.go), so a
+# selector can tell the gateways of one data-plane cluster from another's.
+ISTIO_CLUSTER_LABEL = "topology.istio.io/cluster"
 # kind -> the groups Istio accepts for it, and what it attaches to (policyattachment.go).
 TARGET_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "Gateway": (("gateway.networking.k8s.io",), "the gateway pods labelled "

@@ -48,7 +48,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "wasmFile", "pluginName", "pluginNamespace", "selector", "phase", "imagePullPolicy", "pullSecretName",
     "failStrategy", "pluginConfig", "priority", "meshKubeconfig", "dataPlaneKubeconfigs", "verify",
     "canarySelector", "targetRefs", "match", "pluginType", "rootId", "vmEnv", "extensionKind", "plugins",
-    "asmInstanceId", "dataPlaneClusterIds",
+    "asmInstanceId", "dataPlaneClusterIds", "clusterRegistryHosts", "istioClusterIds",
 )
 # Keys that may be set with --secret: they reach resources only as secret Outputs. The other
 # keys decide which resources exist, their names, or the image url every gateway is shown,
@@ -169,6 +169,10 @@ class MeshSettings:
     """An ASM instance whose kubeconfig and version are looked up (components/asm_access.py)."""
     data_plane_cluster_ids: dict[str, str] = field(default_factory=dict)
     """Data-plane cluster name -> ACK cluster id, whose kubeconfigs are looked up."""
+    cluster_registry_hosts: dict[str, str] = field(default_factory=dict)
+    """Data-plane cluster name -> the registry host its gateways pull from (e.g. a VPC endpoint)."""
+    istio_cluster_ids: dict[str, str] = field(default_factory=dict)
+    """Data-plane cluster name -> Istio's id for it, for every cluster when cluster_registry_hosts is set."""
 
     def check_selectors(self) -> list[dict[str, str]]:
         """The label sets of the pods the plugin reaches: what the gateway check probes."""
@@ -551,6 +555,7 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
                             {"selector": selector, "phase": phase, "imagePullPolicy": pull_policy,
                              "failStrategy": fail_strategy})
     asm_id, cluster_ids, data_plane_kubeconfigs = _asm(values)
+    hosts, istio_ids = _cluster_hosts(values, [*data_plane_kubeconfigs, *cluster_ids], cluster_ids, fields)
     mesh = MeshSettings(
         plugin_name=plugin_name,
         plugin_namespace=namespace_name,
@@ -572,6 +577,8 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
         extra_plugins=extras,
         asm_instance_id=asm_id,
         data_plane_cluster_ids=cluster_ids,
+        cluster_registry_hosts=hosts,
+        istio_cluster_ids=istio_ids,
     )
     image = decide_image_source(image_ref=image_ref, promote_from=promote_from, wasm_file=wasm_file,
                                 registry=registry)
@@ -600,6 +607,47 @@ def _asm(values: _Values) -> tuple[str | None, dict[str, str], dict[str, Sensiti
             raise values.fail("dataPlaneClusterIds", cluster_ids, f"cluster(s) {', '.join(both)} also have a "
                               "kubeconfig in dataPlaneKubeconfigs: give each cluster one way in")
     return asm_id, cluster_ids, kubeconfigs
+
+
+def _cluster_hosts(values: _Values, clusters: list[str], ack_ids: Mapping[str, str],
+                   fields: ExtensionFields) -> tuple[dict[str, str], dict[str, str]]:
+    """clusterRegistryHosts (cluster -> host its gateways pull from) and the Istio cluster ids that let a
+    WasmPlugin select one cluster's gateways (istioClusterIds; an ACK cluster's id by default, as in ASM)."""
+    hosts = values.object("clusterRegistryHosts")
+    ids = values.object("istioClusterIds")
+    if not hosts:
+        if ids:
+            raise values.fail("istioClusterIds", ids, "it is used only with clusterRegistryHosts (each cluster's "
+                              "own WasmPlugin selects its gateways by Istio's cluster id); remove it")
+        return {}, {}
+    shown = "'default' (the ambient KUBECONFIG)" if clusters == ["default"] else ", ".join(sorted(clusters))
+    for cluster, host in hosts.items():
+        if cluster not in clusters:
+            raise values.fail("clusterRegistryHosts", hosts, f"{cluster!r} is not a data-plane cluster of this "
+                              f"stack; its clusters: {shown}")
+        if not isinstance(host, str):
+            raise values.fail("clusterRegistryHosts", hosts, f"the host for {cluster!r} must be a string")
+        _registry_host(values, "clusterRegistryHosts", host)
+    if fields.target_refs:
+        raise values.fail("clusterRegistryHosts", hosts, "a host per cluster makes one WasmPlugin per cluster, "
+                          "each selecting its cluster's gateways by label; with targetRefs every one of them "
+                          "would reach every cluster's gateway: use selector")
+    resolved = {}
+    for cluster in clusters:
+        istio_id = ids.get(cluster, ack_ids.get(cluster))
+        if istio_id is None:
+            raise values.fail("istioClusterIds", ids, f"cluster {cluster!r} needs Istio's id for it (its "
+                              "istiod's --clusterID; in ASM the ACK cluster id): with clusterRegistryHosts each "
+                              "cluster gets its own WasmPlugin, selecting its gateways by topology.istio.io/cluster")
+        if not isinstance(istio_id, str) or not _LABEL_VALUE.match(istio_id) or not istio_id:
+            raise values.fail("istioClusterIds", ids, f"the id for {cluster!r} must be a label value (at most 63 "
+                              "letters, digits, '-', '_' or '.')")
+        resolved[cluster] = istio_id
+    unknown = sorted(set(ids) - set(clusters))
+    if unknown:
+        raise values.fail("istioClusterIds", ids, f"{', '.join(unknown)} are not data-plane clusters; its "
+                          f"clusters: {shown}")
+    return dict(hosts), resolved
 
 
 def _extension_fields(values: _Values, namespace: str, prefix: str = "", raw: Mapping[str, Any] | None = None,

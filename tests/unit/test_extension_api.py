@@ -188,3 +188,43 @@ def test_a_secret_vm_env_value_is_never_printed(wasm_file: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load(base(wasm_file, vmEnv=[{"name": "A", "value": "s3cr3t" * 400}]), "vmEnv")
     assert "s3cr3t" not in str(raised.value) and "[secret]" in str(raised.value)
+
+
+def test_a_cluster_pulls_from_its_own_registry_host(dev_config: dict[str, Any]) -> None:
+    vpc = "asm-test-registry-vpc.cn-hangzhou.cr.aliyuncs.com"
+    dep = deploy({**dev_config, "dataPlaneKubeconfigs": {"ack-a": "kubeconfig-a", "ack-b": "kubeconfig-b"},
+                  "clusterRegistryHosts": {"ack-a": vpc}, "istioClusterIds": {"ack-a": "c-a", "ack-b": "c-b"}},
+                 secret_keys=("registryPassword", "dataPlaneKubeconfigs"))
+    plugins = plugins_by_name(dep)
+    assert set(plugins) == {"header-authorization-ack-a", "header-authorization-ack-b"}
+    a, b = plugins["header-authorization-ack-a"]["spec"], plugins["header-authorization-ack-b"]["spec"]
+    ref = dep.outputs["imageRef"]
+    assert a["url"] == "oci://" + vpc + ref[len(FAKE_ENDPOINT):] and b["url"] == f"oci://{ref}"
+    assert a["sha256"] == b["sha256"] == ref.split("@sha256:")[1]
+    assert a["selector"] == {"matchLabels": {"istio": "ingressgateway", "topology.istio.io/cluster": "c-a"}}
+    assert b["selector"] == {"matchLabels": {"istio": "ingressgateway", "topology.istio.io/cluster": "c-b"}}
+    secrets = {r.name: reveal(r.inputs["stringData"])[".dockerconfigjson"]
+               for r in dep.mocks.of_type("kubernetes:core/v1:Secret")}
+    assert vpc in secrets["header-authorization-pull-secret-ack-a"] and FAKE_ENDPOINT in secrets[
+        "header-authorization-pull-secret-ack-a"]
+    assert vpc not in secrets["header-authorization-pull-secret-ack-b"]
+    after = {d._name for opts in dep.all_options["header-authorization-check-plugin-ack-a"]
+             for d in (opts.depends_on or [])}
+    assert "header-authorization-plugin-ack-a" in after and "header-authorization-plugin-ack-b" not in after
+    assert dep.outputs["ociUrl"] == f"oci://{ref}"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"clusterRegistryHosts": {"ack-x": "r.example.com"}}, "'ack-x' is not a data-plane cluster"),
+    ({"clusterRegistryHosts": {"default": "https://r.example.com"}}, "registry host[:port]"),
+    ({"clusterRegistryHosts": {"default": "r.example.com"}}, "needs Istio's id for it"),
+    ({"clusterRegistryHosts": {"default": "r.example.com"}, "istioClusterIds": {"default": "bad id"}},
+     "must be a label value"),
+    ({"istioClusterIds": {"default": "Kubernetes"}}, "used only with clusterRegistryHosts"),
+    ({"clusterRegistryHosts": {"default": "r.example.com"}, "istioClusterIds": {"default": "K"},
+      "targetRefs": GATEWAY_REF}, "use selector"),
+])
+def test_bad_cluster_registry_hosts_are_named(wasm_file: Path, extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(base(wasm_file, **extra))
+    assert message in str(raised.value)
