@@ -705,7 +705,10 @@ def _extra_plugins(values: _Values, namespace: str, first_name: str, registry: R
         fields = _extension_fields(values, namespace, f"{where}.", entry, "plugins")
         selector = defaults["selector"]
         if "selector" in entry:
-            selector = parse_selector(_Values({"selector": entry["selector"]}, values.secrets))
+            try:
+                selector = parse_selector(_Values({"selector": entry["selector"]}, values.secrets))
+            except ConfigError as err:  # the same rules, said of this entry
+                raise fail(f".selector: {str(err).split('; ', 1)[-1]}") from None
         if fields.target_refs:
             if "selector" in entry:
                 raise fail(": set either a selector or targetRefs, not both (Istio's rule)")
@@ -721,8 +724,11 @@ def _extra_plugins(values: _Values, namespace: str, first_name: str, registry: R
         if image_ref is not None and wasm_file is not None:
             raise fail(": set either wasmFile (built and pushed by this stack) or imageRef (already pushed, by "
                        "digest), not both")
-        if image_ref is not None and not (isinstance(image_ref, str) and DIGEST_REF.match(image_ref)):
-            raise fail(".imageRef: expected host/namespace/repository@sha256:<64 hex digits>")
+        if image_ref is not None:
+            try:  # the top-level imageRef's rules, said of this entry
+                _image_ref(_Values({"imageRef": image_ref}, values.secrets))
+            except ConfigError as err:
+                raise fail(f".imageRef: {str(err).split('; ', 1)[-1]}") from None
         repository = entry.get("repository", name)
         if not isinstance(repository, str) or not _REPO_PART.match(repository) or \
                 not REPOSITORY_LENGTH[0] <= len(repository) <= REPOSITORY_LENGTH[1]:
