@@ -144,7 +144,7 @@ class WasmPluginDelivery(pulumi.ComponentResource):
                 "name": args["pull_secret_name"],
                 "namespace": args["plugin_namespace"],
                 # The credentials must be for the hosts in the urls the gateways pull from.
-                "server": pulumi.Output.all(image_ref, *extra_refs.values()).apply(
+                "servers": pulumi.Output.all(image_ref, *extra_refs.values()).apply(
                     lambda refs: sorted({registry_host(r) for r in refs})),
                 "username": args["registry_username"],
                 "password": args["registry_password"],

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 
-def docker_config_json(server: str | list[str], username: str, password: str) -> str:
+def docker_config_json(servers: Collection[str], username: str, password: str) -> str:
     """The .dockerconfigjson that `kubectl create secret docker-registry` writes, with one entry per
     registry host the plugins' images come from (one login for them all)."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    servers = sorted({server} if isinstance(server, str) else set(server))
-    return json.dumps({"auths": {s: {"username": username, "password": password, "auth": auth} for s in servers}},
+    return json.dumps({"auths": {s: {"username": username, "password": password, "auth": auth}
+                                 for s in sorted(set(servers))}},
                       sort_keys=True)
 
 
@@ -25,16 +25,16 @@ class PullSecretArgs(TypedDict):
     """Secret name, e.g. wasm-secret; the WasmPlugin's imagePullSecret."""
     namespace: str
     """The WasmPlugin's namespace: Istio reads the Secret from there."""
-    server: pulumi.Input[str] | pulumi.Input[list[str]]
-    """Registry host the credentials are for."""
+    servers: pulumi.Input[list[str]]
+    """Registry hosts the credentials are for: those of every image's url."""
     username: pulumi.Input[str]
     """Registry user."""
     password: pulumi.Input[str]
     """Registry password (kept secret)."""
     clusters: dict[str, k8s.Provider]
+    """Data-plane cluster name -> provider; one Secret per cluster."""
     cluster_servers: NotRequired[Mapping[str, str]]
     """A further registry host per cluster (its VPC endpoint), whose gateways pull from it."""
-    """Data-plane cluster name -> provider; one Secret per cluster."""
 
 
 class PullSecret(pulumi.ComponentResource):
@@ -45,10 +45,11 @@ class PullSecret(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PullSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("asmwasm:index:PullSecret", name, None, opts)
+
         def config_json(extra: str | None) -> pulumi.Output[str]:
             return pulumi.Output.secret(
-                pulumi.Output.all(args["server"], args["username"], args["password"]).apply(
-                    lambda a: docker_config_json(_hosts(a[0], extra), a[1], a[2])
+                pulumi.Output.all(args["servers"], args["username"], args["password"]).apply(
+                    lambda a: docker_config_json([*a[0], *([extra] if extra else [])], a[1], a[2])
                 )
             )
 
@@ -69,8 +70,3 @@ class PullSecret(pulumi.ComponentResource):
         self.clusters = pulumi.Output.from_input(sorted(args["clusters"]))
         self.register_outputs({"secret_name": self.secret_name, "clusters": self.clusters})
 
-
-def _hosts(server: str | list[str], extra: str | None) -> str | list[str]:
-    if extra is None:
-        return server
-    return [*([server] if isinstance(server, str) else server), extra]

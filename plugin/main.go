@@ -13,7 +13,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"strconv"
 	"unsafe"
@@ -22,6 +21,7 @@ import (
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"asmwasm.local/plugin/internal/headerauth"
+	"asmwasm.local/plugin/internal/hostconfig"
 )
 
 // Counter names; Envoy shows them in /stats as wasmcustom.<name>.
@@ -75,14 +75,10 @@ type pluginContext struct {
 }
 
 func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus {
-	var data []byte
-	if configSize > 0 {
-		var err error
-		data, err = proxywasm.GetPluginConfiguration()
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
-			return types.OnPluginStartStatusFailed
-		}
+	data, err := hostconfig.Read(configSize)
+	if err != nil {
+		proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
+		return types.OnPluginStartStatusFailed
 	}
 	// os.LookupEnv reads the environment that Go's runtime copied from WASI
 	// environ_get when the host called _initialize, and Envoy answers that

@@ -36,6 +36,10 @@ TARGET_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "ServiceEntry": (("networking.istio.io",), "waypoints only"),
 }
 MAX_TARGET_REFS = 16
+# The CRD's rule, and istiod's: a Gateway API gateway takes only targetRefs policies, any other workload
+# only selector ones (pilot/pkg/model/policyattachment.go).
+SELECTOR_OR_TARGET_REFS = ("set either a selector or targetRefs, not both (Istio's rule: a Gateway API gateway "
+                           "only takes targetRefs, any other workload only a selector)")
 MAX_ENV = 256
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # An environment variable name a shell and Envoy's environ both take.
@@ -206,17 +210,6 @@ def parse_one_of(raw: object, choices: tuple[str, ...], fail: Fail) -> str | Non
     if raw not in choices:
         raise fail(raw, "accepted: " + ", ".join(choices))
     return str(raw)
-
-
-def vm_env_names(fields: ExtensionFields) -> set[str]:
-    return {v["name"] for v in fields.vm_env}
-
-
-def check_targeting(selector_given: bool, fields: ExtensionFields, fail: Fail, where: str) -> None:
-    """Istio takes a selector or targetRefs, not both (the CRD's rule)."""
-    if selector_given and fields.target_refs:
-        raise fail(where, "set either a selector or targetRefs, not both (Istio's rule: a Gateway API "
-                   "gateway only takes targetRefs, any other workload only a selector)")
 
 
 def traffic_extension_phase(phase: str) -> str:

@@ -22,9 +22,9 @@ from stackconfig.extension import (
     EXTENSION_KINDS,
     GATEWAY_NAME_LABEL,
     PLUGIN_TYPES,
+    SELECTOR_OR_TARGET_REFS,
     ExtensionFields,
     as_list,
-    check_targeting,
     parse_match,
     parse_one_of,
     parse_root_id,
@@ -385,8 +385,7 @@ def check_plugin_config(values: _Values, fields: ExtensionFields = NO_EXTENSION_
         if "value" in config:
             raise values.fail("pluginConfig", config, "keys 'value' and 'valueFromEnv' exclude each other: the "
                               "accepted value is either given here or read from the VM's environment")
-        names = {v["name"] for v in fields.vm_env} if isinstance(fields.vm_env, tuple) else None
-        if names is not None and env_name not in names:
+        if env_name not in {v["name"] for v in fields.vm_env}:
             entry = json.dumps({"name": env_name, "valueFrom": "HOST"})
             raise values.fail("pluginConfig", config, f"key 'valueFromEnv' names {env_name!r}, which vmEnv does not "
                               f"define: add {entry} (the gateway's own variable) or an inline value to vmEnv")
@@ -499,12 +498,12 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
             values.required("registryEndpoint", "when registryMode is 'external' and this stack builds the "
                             "image (no imageRef or promoteFrom)")
         wasm_file = project_dir / wasm_name
-        if not wasm_file.is_file():
+        problem = _wasm_problem(wasm_file)
+        if problem == "does not exist":
             raise values.fail("wasmFile", str(wasm_file), "the file does not exist: build it with `make plugin`, "
                               "or set imageRef to an image already pushed by digest")
-        with wasm_file.open("rb") as f:
-            if f.read(4) != b"\0asm":
-                raise values.fail("wasmFile", str(wasm_file), "the file is not a WebAssembly module")
+        if problem:
+            raise values.fail("wasmFile", str(wasm_file), f"the file {problem}")
         registry = RegistryTarget(
             mode=_mode(mode), namespace=namespace, repository=repository, tag=tag, region=region,
             acr_instance_id=acr_instance_id if mode == "acr-ee" else None,
@@ -538,8 +537,8 @@ def load_settings(raw: Mapping[str, Any], secrets: SecretSource, project_dir: Pa
     fields = _extension_fields(values, namespace_name)
     selector: dict[str, str] | None = parse_selector(values)
     if fields.target_refs:
-        check_targeting(selector != DEFAULT_SELECTOR, fields, lambda _w, accepted: values.fail(
-            "selector", selector, accepted), "selector")
+        if selector != DEFAULT_SELECTOR:
+            raise values.fail("selector", selector, SELECTOR_OR_TARGET_REFS)
         selector = None
     plugin_config = check_plugin_config(values, fields)
     phase = values.one_of("phase", PHASES, "AUTHN")
@@ -711,7 +710,7 @@ def _extra_plugins(values: _Values, namespace: str, first_name: str, registry: R
                 raise fail(f".selector: {str(err).split('; ', 1)[-1]}") from None
         if fields.target_refs:
             if "selector" in entry:
-                raise fail(": set either a selector or targetRefs, not both (Istio's rule)")
+                raise fail(f": {SELECTOR_OR_TARGET_REFS}")
             selector = None
         elif selector is None:
             raise fail(": the top-level plugin is targeted by targetRefs; give this entry its own selector or "
@@ -742,11 +741,9 @@ def _extra_plugins(values: _Values, namespace: str, first_name: str, registry: R
                 raise fail(": builds its image (wasmFile), but this stack builds nothing (imageRef is set): give "
                            "the entry an imageRef too")
             path = project_dir / str(wasm_file)
-            if not path.is_file():
-                raise fail(f".wasmFile: {str(path)!r} does not exist: build it (make plugin)")
-            with path.open("rb") as f:
-                if f.read(4) != b"\0asm":
-                    raise fail(f".wasmFile: {str(path)!r} is not a WebAssembly module")
+            if problem := _wasm_problem(path):
+                raise fail(f".wasmFile: {str(path)!r} {problem}" + (": build it (make plugin)"
+                                                                     if problem == "does not exist" else ""))
             target = replace(registry, repository=repository)
         out.append(ExtraPlugin(
             name=name,
@@ -770,6 +767,14 @@ def _entry_choice(entry: Mapping[str, Any], key: str, choices: tuple[str, ...], 
     if value not in choices:
         raise fail(f".{key} {value!r}; accepted: {', '.join(choices)}")
     return str(value)
+
+
+def _wasm_problem(path: Path) -> str | None:
+    """What keeps a file from being the plugin to package; None when it is a WebAssembly module."""
+    if not path.is_file():
+        return "does not exist"
+    with path.open("rb") as f:
+        return None if f.read(4) == b"\0asm" else "is not a WebAssembly module"
 
 
 def _mode(mode: str) -> RegistryMode:

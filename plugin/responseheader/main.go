@@ -9,12 +9,11 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
 	"asmwasm.local/plugin/internal/addheader"
+	"asmwasm.local/plugin/internal/hostconfig"
 )
 
 // main stays empty: a wasip1 c-shared module is driven through its exports.
@@ -42,15 +41,10 @@ type pluginContext struct {
 }
 
 func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus {
-	var data []byte
-	if configSize > 0 {
-		var err error
-		data, err = proxywasm.GetPluginConfiguration()
-		if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
-			// LogCritical, not LogCriticalf: no fmt in the module, see ../main.go.
-			proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
-			return types.OnPluginStartStatusFailed
-		}
+	data, err := hostconfig.Read(configSize)
+	if err != nil {
+		proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
+		return types.OnPluginStartStatusFailed
 	}
 	cfg, err := addheader.ParseConfig(data)
 	if err != nil {
