@@ -17,7 +17,7 @@ import pulumi_alicloud as alicloud
 from pulumi_alicloud.servicemesh.outputs import GetServiceMeshesMeshResult
 
 from stackconfig.asm import CLUSTERS_KEY, INSTANCE_KEY, AsmVersion, check_envoy_supports_wasip1
-from stackconfig.settings import ConfigError, key_name
+from stackconfig.errors import ConfigError, key_name
 
 # The invokes' tokens, for mocks and for reading an engine log.
 MESHES_TOKEN = "alicloud:servicemesh/getServiceMeshes:getServiceMeshes"

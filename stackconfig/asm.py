@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from stackconfig.errors import ConfigError, key_name
+
 # Envoy's first release with the wasip1 stubs a Go (GOOS=wasip1) module imports
 # (shared/FACTS.md, "Host needs Envoy >= 1.33").
 WASIP1_MIN_ENVOY_MINOR = 33
@@ -50,20 +52,6 @@ INSTANCE_KEY = "asmInstanceId"
 CLUSTERS_KEY = "dataPlaneClusterIds"
 
 
-# settings.py is imported when an error is made, not with this module: settings.py may import this
-# module, and a cycle at import time fails whichever module Python loads first.
-def _error(message: str) -> ValueError:
-    from stackconfig.settings import ConfigError
-
-    return ConfigError(message)
-
-
-def _key(name: str) -> str:
-    from stackconfig.settings import key_name
-
-    return key_name(name)
-
-
 @dataclass(frozen=True)
 class AsmVersion:
     text: str
@@ -90,8 +78,8 @@ def parse_asm_version(text: object, where: str) -> AsmVersion:
     match = _VERSION.match(text.strip()) if isinstance(text, str) else None
     if not isinstance(text, str) or match is None or match["major"] != "1":
         shown = "no version" if text in (None, "") else f"the version {text!r}, not an ASM 1.x version"
-        raise _error(f"{where} reports {shown}; expected a form like {VERSION_FORMS}. Without it, whether the "
-                     "mesh's Envoy can run a Go-built (wasip1) plugin cannot be checked")
+        raise ConfigError(f"{where} reports {shown}; expected a form like {VERSION_FORMS}. Without it, whether the "
+                          "mesh's Envoy can run a Go-built (wasip1) plugin cannot be checked")
     patch = match["patch"]
     return AsmVersion(text=text.strip(), minor=int(match["minor"]), patch=None if patch is None else int(patch))
 
@@ -104,7 +92,7 @@ def check_envoy_supports_wasip1(version: object, where: str) -> AsmVersion:
     """The parsed version if its Envoy loads a wasip1 module; otherwise a ConfigError naming both versions."""
     parsed = parse_asm_version(version, where)
     if parsed.envoy_minor < WASIP1_MIN_ENVOY_MINOR:
-        raise _error(
+        raise ConfigError(
             f"{where} runs ASM {parsed.short} (Istio 1.{parsed.istio_minor}, Envoy 1.{parsed.envoy_minor}); a "
             f"Go-built (wasip1) plugin needs Envoy 1.{WASIP1_MIN_ENVOY_MINOR} or later: ASM 1.{MIN_ASM_MINOR} or "
             f"later. Upgrade the mesh to ASM 1.{MIN_ASM_MINOR} or later, then its gateways and sidecars (they keep "
@@ -115,8 +103,8 @@ def check_envoy_supports_wasip1(version: object, where: str) -> AsmVersion:
 def check_instance_id(value: object) -> str:
     """The asmInstanceId config value, checked for form only (the lookup says whether it exists)."""
     if not isinstance(value, str) or not ASM_INSTANCE_ID.match(value):
-        raise _error(f"config key '{_key(INSTANCE_KEY)}' is {value!r}; expected an ASM instance id: {ID_FORM} "
-                     "(ASM console, the instance's basic information)")
+        raise ConfigError(f"config key '{key_name(INSTANCE_KEY)}' is {value!r}; expected an ASM instance id: {ID_FORM} "
+                          "(ASM console, the instance's basic information)")
     return value
 
 
@@ -126,13 +114,13 @@ def check_cluster_ids(raw: Mapping[str, object]) -> dict[str, str]:
     clusters: dict[str, str] = {}
     for name, cluster_id in raw.items():
         if not isinstance(name, str) or not _CLUSTER_NAME.match(name):
-            raise _error(f"config key '{_key(CLUSTERS_KEY)}' has cluster name {name!r}; expected a DNS label "
-                         "(lowercase letters, digits, '-', at most 63): it becomes part of resource names")
+            raise ConfigError(f"config key '{key_name(CLUSTERS_KEY)}' has cluster name {name!r}; expected a DNS label "
+                              "(lowercase letters, digits, '-', at most 63): it becomes part of resource names")
         if not isinstance(cluster_id, str) or not ACK_CLUSTER_ID.match(cluster_id):
-            raise _error(f"config key '{_key(CLUSTERS_KEY)}' has {cluster_id!r} for cluster {name!r}; expected an "
-                         f"ACK cluster id: {ID_FORM} (ACK console, the cluster's basic information)")
+            raise ConfigError(f"config key '{key_name(CLUSTERS_KEY)}' has {cluster_id!r} for cluster {name!r}; "
+                              f"expected an ACK cluster id: {ID_FORM} (ACK console, the cluster's basic information)")
         clusters[name] = cluster_id
     if len(set(clusters.values())) != len(clusters):
-        raise _error(f"config key '{_key(CLUSTERS_KEY)}' is {clusters!r}: one ACK cluster under two names would "
-                     "get two pull Secrets and two checks; give each data-plane cluster once")
+        raise ConfigError(f"config key '{key_name(CLUSTERS_KEY)}' is {clusters!r}: one ACK cluster under two names "
+                          "would get two pull Secrets and two checks; give each data-plane cluster once")
     return clusters

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stackconfig.asm import check_cluster_ids, check_instance_id
+from stackconfig.errors import PROJECT, ConfigError, key_name
 from stackconfig.extension import (
     ENV_NAME,
     EXTENSION_KINDS,
@@ -39,8 +40,6 @@ from stackconfig.image_source import (
     decide_image_source,
 )
 from stackconfig.verify import PLUGIN_DEFAULTS, VerifySettings, parse_verify, selectors_overlap
-
-PROJECT = "asm-wasm-plugin"
 
 CONFIG_KEYS: tuple[str, ...] = (
     "registryMode", "acrInstanceId", "registryEndpoint", "registryNamespace", "repository", "imageTag",
@@ -97,10 +96,6 @@ _FIELD_VALUE = re.compile(r"^[^\x00-\x20\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00
 SECRET_SHOWN = "[secret]"
 NO_EXTENSION_FIELDS = ExtensionFields()
 DEFAULT_SELECTOR = {"istio": "ingressgateway"}
-
-
-class ConfigError(ValueError):
-    """A stack configuration value that cannot be used."""
 
 
 class SecretSource(Protocol):
@@ -187,10 +182,6 @@ class Settings:
     registry_username: str | Sensitive
     registry_password: Sensitive
     mesh: MeshSettings
-
-
-def key_name(name: str) -> str:
-    return f"{PROJECT}:{name}"
 
 
 class _Values:
