@@ -38,45 +38,25 @@ from bench.run_bench import (
     Case,
     Config,
     check_equivalence,
-    cpu_ns,
+    measure,
     parse_compare,
-    settled_counts,
     start_envoys,
-    status_counts,
 )
-from bench.wrk import ensure_wrk, run_wrk
+from bench.wrk import ensure_wrk
 from sandbox.envoy import Envoy, envoy_bin, plugin_wasm
 
 ENVOY_CPU, WRK_CPU = 0, 1
 
 
 def side(envoy: Envoy, case: Case, connections: int, duration_s: float) -> dict[str, object]:
-    """One wrk run against one Envoy of a pair (the other runs meanwhile)."""
-    before, cpu_before = settled_counts(envoy), cpu_ns(envoy.pid)
-    result = run_wrk(
-        f"http://127.0.0.1:{envoy.listen_port}/bench",
-        connections=connections,
-        duration_s=duration_s,
-        headers=case.headers,
-        cpu=WRK_CPU,
-    )
-    cpu = cpu_ns(envoy.pid) - cpu_before
-    after = status_counts(envoy)
-    delta = {k: after[k] - before[k] for k in after}
-    problems = []
-    if wrong := sum(v for k, v in delta.items() if k != case.status_class):
-        problems.append(f"{wrong} responses outside {case.status_class}: {delta}")
-    if result.socket_errors:
-        problems.append(f"socket errors {result.socket_error_kinds}")
-    want_non_2xx = result.requests if case.status_class == "4xx" else 0
-    if result.non_2xx_3xx != want_non_2xx:
-        problems.append(f"wrk saw {result.non_2xx_3xx} non-2xx/3xx responses, want {want_non_2xx}")
+    """One wrk run against one Envoy of a pair (the other runs meanwhile), checked as run_bench checks one."""
+    run = measure(envoy, case, connections=connections, duration_s=duration_s, wrk_cpu=WRK_CPU)
     return {
         "case": case.name,
-        "rps": result.rps,
-        "requests": result.requests,
-        "cpu_us_per_request": cpu / 1000 / result.requests if result.requests else 0.0,
-        "problems": problems,
+        "rps": run.wrk.rps,
+        "requests": run.wrk.requests,
+        "cpu_us_per_request": run.cpu_us_per_request,
+        "problems": run.problems,
     }
 
 
