@@ -1,7 +1,7 @@
 package main
 
 // build.sh keeps only the exports listed in exports.txt, so that Envoy skips
-// the callbacks this plugin leaves to the SDK's defaults. These tests hold the
+// the callbacks this plugin does not use. These tests hold the
 // module to that list, and the plugin to implementing none of the callbacks
 // the list leaves out (a callback whose export is gone would never be called).
 // TestModuleLinksNoFmt keeps fmt out of the module (main.go says why).

@@ -3,25 +3,23 @@
 // configured header with a configured value (by default `allow: true`); any
 // other request gets a local 403 reply.
 //
-// This file is the thin host glue; the configuration and the decision are
-// plain Go in internal/headerauth.
+// This file is the thin host glue, on internal/proxyabi (which says why not
+// the SDK); the configuration and the decision are plain Go in
+// internal/headerauth.
 //
-// Nothing here calls fmt (log lines are joined by hand, the counters are
-// bound in metrics_wasip1.go): one call of it links fmt's printer and reflect
-// into the module, 0.31 MB, 0.2 MB of it code that Envoy's V8 compiles on
-// every rollout (docs/benchmarks.md, "Issue #15 item 3"); a test keeps it out.
+// Nothing here calls fmt (log lines are joined by hand): one call of it
+// links fmt's printer and reflect into the module, 0.31 MB, 0.2 MB of it
+// code that Envoy's V8 compiles on every rollout (docs/benchmarks.md,
+// "Issue #15 item 3"); a test keeps it out.
 package main
 
 import (
-	"os"
 	"strconv"
+	"syscall"
 	"unsafe"
 
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-
 	"asmwasm.local/plugin/internal/headerauth"
-	"asmwasm.local/plugin/internal/hostconfig"
+	"asmwasm.local/plugin/internal/proxyabi"
 )
 
 // Counter names; Envoy shows them in /stats as wasmcustom.<name>.
@@ -38,7 +36,7 @@ const notStartedStatus = 503
 const maxKeptLogBuf = 1024
 
 var (
-	notStartedHeaders = [][2]string{{"Content-Type", headerauth.DefaultDenyContentType}}
+	notStartedHeaders = proxyabi.SerializeHeaders([][2]string{{"Content-Type", headerauth.DefaultDenyContentType}})
 	notStartedBody    = []byte("header-authorization plugin is not configured")
 )
 
@@ -46,83 +44,61 @@ var (
 func main() {}
 
 func init() {
-	proxywasm.SetPluginContext(newPluginContext)
+	proxyabi.SetNewPlugin(func() proxyabi.Plugin { return &plugin{} })
 }
 
-func newPluginContext(uint32) types.PluginContext {
-	p := &pluginContext{}
-	p.filter.plugin = p
-	return p
-}
-
-type pluginContext struct {
-	types.DefaultPluginContext
-
+// plugin is one plugin context. It holds no per-request state, so every
+// stream of it shares it.
+type plugin struct {
 	started     bool
 	cfg         headerauth.Config
-	denyHeaders [][2]string
+	denyHeaders []byte // serialised once, at start
 	denyBody    []byte
-	allowed     counter
-	denied      counter
+	allowed     proxyabi.Counter
+	denied      proxyabi.Counter
 	// logBuf holds the denial's debug line while it is logged; it is reused
 	// from one request to the next, so a denial allocates no log line. The VM
 	// runs one callback at a time, so nothing else touches it meanwhile.
 	logBuf []byte
-
-	// filter holds no per-request state, so every stream shares it and a
-	// request costs no context allocation.
-	filter httpFilter
 }
 
-func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus {
-	data, err := hostconfig.Read(configSize)
-	if err != nil {
-		proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
-		return types.OnPluginStartStatusFailed
-	}
-	// os.LookupEnv reads the environment that Go's runtime copied from WASI
-	// environ_get when the host called _initialize, and Envoy answers that
-	// call with the VM's vm_config.environment_variables (Istio: the
+func (p *plugin) Configure(data []byte) bool {
+	// syscall.Getenv (what os.LookupEnv calls, without linking the os
+	// package: 0.17 MB) reads the environment that Go's runtime copied from
+	// WASI environ_get when the host called _initialize, and Envoy answers
+	// that call with the VM's vm_config.environment_variables (Istio: the
 	// WasmPlugin's vmConfig.env). The copy stays current: Envoy 1.40 starts
 	// a new VM when an update changes the environment (tests/envoy).
-	cfg, err := headerauth.ParseConfig(data, os.LookupEnv)
+	cfg, err := headerauth.ParseConfig(data, syscall.Getenv)
 	if err != nil {
-		proxywasm.LogCritical(err.Error() + "; refusing to start")
-		return types.OnPluginStartStatusFailed
+		proxyabi.Log(proxyabi.LogCritical, err.Error()+"; refusing to start")
+		return false
 	}
 
 	p.cfg = cfg
-	p.denyHeaders = cfg.DenyHeaders()
+	p.denyHeaders = proxyabi.SerializeHeaders(cfg.DenyHeaders())
 	p.denyBody = []byte(cfg.DenyBody)
-	p.allowed = defineCounter(metricAllowed)
-	p.denied = defineCounter(metricDenied)
+	p.allowed = proxyabi.DefineCounter(metricAllowed)
+	p.denied = proxyabi.DefineCounter(metricDenied)
 	p.started = true
-	return types.OnPluginStartStatusOK
+	return true
 }
 
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
-	return &p.filter
-}
-
-type httpFilter struct {
-	types.DefaultHttpContext
-	plugin *pluginContext
-}
-
-func (f *httpFilter) OnHttpRequestHeaders(int, bool) types.Action {
-	p := f.plugin
+func (p *plugin) OnRequestHeaders() proxyabi.Action {
 	if !p.started {
-		proxywasm.LogError("request refused: the plugin did not start")
+		proxyabi.Log(proxyabi.LogError, "request refused: the plugin did not start")
 		return respond(notStartedStatus, notStartedHeaders, notStartedBody)
 	}
+	// verdict.Got views the host's copy of the header value, which stays
+	// valid through the log call below: nothing in between reads a value.
 	verdict := p.cfg.Decide(hostHeaders{})
 	if verdict.Allow {
-		p.allowed.increment()
-		return types.ActionContinue
+		p.allowed.Increment()
+		return proxyabi.Continue
 	}
-	p.denied.increment()
+	p.denied.Increment()
 	p.logBuf = p.cfg.AppendDenyLog(p.logBuf[:0], verdict.Got)
-	proxywasm.LogDebug(bytesAsString(p.logBuf))
+	proxyabi.Log(proxyabi.LogDebug, bytesAsString(p.logBuf))
 	if cap(p.logBuf) > maxKeptLogBuf {
 		p.logBuf = nil // a huge header value came by: do not keep its buffer
 	}
@@ -131,25 +107,23 @@ func (f *httpFilter) OnHttpRequestHeaders(int, bool) types.Action {
 
 // bytesAsString views b as a string without copying it. Only for a string
 // that is used up before b changes: here, a log line the host has read by
-// the time proxywasm.LogDebug returns.
+// the time proxyabi.Log returns.
 func bytesAsString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // respond sends a local reply and stops the request there. If the host
 // cannot send it, the request still stays paused: never let it through.
-func respond(status uint32, headers [][2]string, body []byte) types.Action {
-	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
-		proxywasm.LogError("cannot send the " + strconv.FormatUint(uint64(status), 10) + " reply: " + err.Error())
+func respond(status uint32, headers, body []byte) proxyabi.Action {
+	if st := proxyabi.SendLocalResponse(status, headers, body); st != proxyabi.StatusOK {
+		proxyabi.Log(proxyabi.LogError, "cannot send the "+strconv.FormatUint(uint64(status), 10)+" reply: "+st.String())
 	}
-	return types.ActionPause
+	return proxyabi.Pause
 }
 
-// hostHeaders reads the current request's headers from the host, which
-// matches names case-insensitively and returns the first of repeated values.
+// hostHeaders reads the current request's headers from the host.
 type hostHeaders struct{}
 
 func (hostHeaders) Get(name string) (string, bool) {
-	v, err := proxywasm.GetHttpRequestHeader(name)
-	return v, err == nil
+	return proxyabi.RequestHeader(name)
 }

@@ -4,82 +4,54 @@
 // local reply. Deployed beside header-authorization, it shows where in the
 // filter chain each plugin sits (README.md, "Order in the chain").
 //
-// This file is the thin host glue; the configuration is plain Go in
-// internal/addheader.
+// This file is the thin host glue, on internal/proxyabi; the configuration
+// is plain Go in internal/addheader.
 package main
 
 import (
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-
 	"asmwasm.local/plugin/internal/addheader"
-	"asmwasm.local/plugin/internal/hostconfig"
+	"asmwasm.local/plugin/internal/proxyabi"
 )
 
 // main stays empty: a wasip1 c-shared module is driven through its exports.
 func main() {}
 
 func init() {
-	proxywasm.SetPluginContext(newPluginContext)
+	proxyabi.SetNewPlugin(func() proxyabi.Plugin { return &plugin{} })
 }
 
-func newPluginContext(uint32) types.PluginContext {
-	p := &pluginContext{}
-	p.filter.plugin = p
-	return p
-}
-
-type pluginContext struct {
-	types.DefaultPluginContext
-
+// plugin is one plugin context. It holds no per-request state, so every
+// stream of it shares it.
+type plugin struct {
 	started bool
 	cfg     addheader.Config
-
-	// filter holds no per-request state, so every stream shares it and a
-	// request costs no context allocation.
-	filter httpFilter
 }
 
-func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus {
-	data, err := hostconfig.Read(configSize)
-	if err != nil {
-		proxywasm.LogCritical("cannot read the plugin configuration: " + err.Error() + "; refusing to start")
-		return types.OnPluginStartStatusFailed
-	}
+func (p *plugin) Configure(data []byte) bool {
 	cfg, err := addheader.ParseConfig(data)
 	if err != nil {
-		proxywasm.LogCritical(err.Error() + "; refusing to start")
-		return types.OnPluginStartStatusFailed
+		proxyabi.Log(proxyabi.LogCritical, err.Error()+"; refusing to start")
+		return false
 	}
 	p.cfg = cfg
 	p.started = true
-	return types.OnPluginStartStatusOK
+	return true
 }
 
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
-	return &p.filter
-}
-
-type httpFilter struct {
-	types.DefaultHttpContext
-	plugin *pluginContext
-}
-
-// OnHttpResponseHeaders is the plugin's only per-request callback: the
-// request side is left to the SDK's default, and its export is trimmed away
+// OnResponseHeaders is the plugin's only per-request callback: it has
+// nothing to do on the request side, and that export is trimmed away
 // (exports.txt), so Envoy does not enter the VM for it.
-func (f *httpFilter) OnHttpResponseHeaders(int, bool) types.Action {
-	p := f.plugin
+func (p *plugin) OnResponseHeaders() proxyabi.Action {
 	// Envoy does not run a plugin that failed to start; should a host do so
 	// all the same, the response goes on unmarked: the header is a marker,
 	// not a control.
 	if !p.started {
-		return types.ActionContinue
+		return proxyabi.Continue
 	}
 	// Added, not replaced: a header of that name from the upstream stays,
 	// and two instances in one chain leave one value each.
-	if err := proxywasm.AddHttpResponseHeader(p.cfg.Name, p.cfg.Value); err != nil {
-		proxywasm.LogError("cannot add the " + p.cfg.Name + " response header: " + err.Error())
+	if st := proxyabi.AddResponseHeader(p.cfg.Name, p.cfg.Value); st != proxyabi.StatusOK {
+		proxyabi.Log(proxyabi.LogError, "cannot add the "+p.cfg.Name+" response header: "+st.String())
 	}
-	return types.ActionContinue
+	return proxyabi.Continue
 }

@@ -1,8 +1,7 @@
 package main
 
-// Host-glue tests with the SDK's emulator, each run twice: against the plugin
-// compiled natively ("go") and against the compiled plugin.wasm in wazero
-// ("wasm"). The emulator holds a global lock: no t.Parallel, and every host
+// Host-glue tests with the SDK's emulator, which runs the compiled
+// plugin.wasm in wazero. The emulator holds a global lock: no t.Parallel, and every host
 // is reset with defer. Only the callbacks the module exports are called
 // (exports.txt): not the request side, and no stream completion, which would
 // call proxy_on_log.
@@ -27,11 +26,6 @@ func wasmPath() string {
 
 func vmTest(t *testing.T, f func(t *testing.T, newOpt func() *proxytest.EmulatorOption)) {
 	t.Helper()
-	t.Run("go", func(t *testing.T) {
-		f(t, func() *proxytest.EmulatorOption {
-			return proxytest.NewEmulatorOption().WithPluginContext(newPluginContext)
-		})
-	})
 	t.Run("wasm", func(t *testing.T) {
 		wasm, err := os.ReadFile(wasmPath())
 		if err != nil {

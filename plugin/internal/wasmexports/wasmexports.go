@@ -1,7 +1,6 @@
 // Package wasmexports holds a plugin to the exports.txt that build.sh trims
 // its module to: the module exports exactly that list, and the plugin's code
-// implements no callback (and calls no function) whose export the list
-// leaves out, since Envoy calls a callback only when the module exports it.
+// implements no callback whose export the list leaves out, since Envoy calls a callback only when the module exports it.
 // It also keeps fmt's printer out of the module (CheckNoFmt).
 //
 // Only the plugins' tests import it, so neither it nor wazero reaches a
@@ -24,26 +23,11 @@ import (
 	"github.com/tetratelabs/wazero"
 )
 
-// droppedCallbacks maps each SDK export that exports.txt may leave out to what
-// in the plugin would need it: the SDK methods that the host reaches only
-// through that export, and the proxywasm functions that make the host call it.
+// droppedCallbacks maps each callback export that exports.txt may leave out
+// to the internal/proxyabi method a plugin implements to be called through it.
 var droppedCallbacks = map[string][]string{
-	"proxy_on_request_headers":             {"OnHttpRequestHeaders"},
-	"proxy_on_request_body":                {"OnHttpRequestBody"},
-	"proxy_on_request_trailers":            {"OnHttpRequestTrailers"},
-	"proxy_on_response_headers":            {"OnHttpResponseHeaders"},
-	"proxy_on_response_body":               {"OnHttpResponseBody"},
-	"proxy_on_response_trailers":           {"OnHttpResponseTrailers"},
-	"proxy_on_log":                         {"OnHttpStreamDone", "OnStreamDone"},
-	"proxy_on_done":                        {"OnPluginDone"},
-	"proxy_on_tick":                        {"OnTick", "SetTickPeriodMilliSeconds"},
-	"proxy_on_queue_ready":                 {"OnQueueReady", "RegisterSharedQueue", "ResolveSharedQueue"},
-	"proxy_on_http_call_response":          {"DispatchHttpCall"},
-	"proxy_on_new_connection":              {"NewTcpContext", "OnNewConnection"},
-	"proxy_on_downstream_data":             {"OnDownstreamData"},
-	"proxy_on_downstream_connection_close": {"OnDownstreamClose"},
-	"proxy_on_upstream_data":               {"OnUpstreamData"},
-	"proxy_on_upstream_connection_close":   {"OnUpstreamClose"},
+	"proxy_on_request_headers":  {"OnRequestHeaders"},
+	"proxy_on_response_headers": {"OnResponseHeaders"},
 }
 
 // List reads an exports.txt: one name a line, # starts a comment.
@@ -105,7 +89,7 @@ func CheckModule(t testing.TB, wasmPath, listPath string) {
 }
 
 // fmtPrinter is a function that every use of fmt's formatting links
-// (Sprintf, Errorf, the SDK's Log*f and metric helpers). Go's own function
+// (Sprintf, Errorf, ...). Go's own function
 // table, in the module's data, names every Go function the module holds,
 // with or without a wasm name section, so a match means fmt came back.
 const fmtPrinter = "fmt.(*pp).doPrintf"
@@ -113,8 +97,7 @@ const fmtPrinter = "fmt.(*pp).doPrintf"
 // CheckNoFmt fails t if the module at wasmPath links fmt's formatting,
 // which costs about 0.3 MB of the module, most of it code that Envoy
 // compiles on every rollout (docs/benchmarks.md, "Issue #15 item 3"). Build
-// log lines and errors by concatenation and strconv instead, and avoid the
-// SDK functions that format (proxywasm.Log*f, its metric helpers).
+// log lines and errors by concatenation and strconv instead.
 func CheckNoFmt(t testing.TB, wasmPath string) {
 	t.Helper()
 	wasm, err := os.ReadFile(wasmPath)
@@ -122,13 +105,12 @@ func CheckNoFmt(t testing.TB, wasmPath string) {
 		t.Fatalf("%v (build the module first: plugin/build.sh)", err)
 	}
 	if bytes.Contains(wasm, []byte(fmtPrinter)) {
-		t.Errorf("%s links fmt's printer (%s): something calls fmt or a formatting SDK helper", wasmPath, fmtPrinter)
+		t.Errorf("%s links fmt's printer (%s): something calls fmt", wasmPath, fmtPrinter)
 	}
 }
 
-// CheckSources fails t if a non-test Go file in dir implements a callback,
-// or calls a function, that needs an export the exports.txt at listPath
-// leaves out.
+// CheckSources fails t if a non-test Go file in dir implements a callback
+// whose export the exports.txt at listPath leaves out.
 func CheckSources(t testing.TB, dir, listPath string) {
 	t.Helper()
 	kept := List(t, listPath)
@@ -161,8 +143,6 @@ func CheckSources(t testing.TB, dir, listPath string) {
 				if n.Recv != nil {
 					name = n.Name.Name
 				}
-			case *ast.SelectorExpr: // proxywasm.DispatchHttpCall and the like
-				name = n.Sel.Name
 			}
 			if export, ok := needs[name]; ok {
 				t.Errorf("%s: %s needs the export %s, which %s leaves out: add it there",
