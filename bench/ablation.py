@@ -25,7 +25,8 @@ Variants (see docs/benchmarks.md, "Where the SDK build's extra time went"):
               map entries: measurement only)
 
 A revision whose plugin/ has exports.txt (issue #15 on) is built with its own build.sh, so its
-variants get the same post-link steps as the module that ships (--rev HEAD --prefix new-).
+variants get the same post-link steps as the module that ships (--rev f313544~1 --prefix new-:
+the last SDK build; from f313544 on, plugin/ runs on its own ABI layer and these variants do not apply).
 """
 
 from __future__ import annotations

@@ -110,10 +110,20 @@ const (
 	unknownStreamBody   = "proxy-wasm plugin: unknown stream"
 )
 
-// rootContext is a plugin context and the host's id for it.
+// rootContext is a plugin context, the host's id for it, and the callbacks
+// it implements, looked up once here rather than on every request.
 type rootContext struct {
-	id     uint32
-	plugin Plugin
+	id         uint32
+	plugin     Plugin
+	onRequest  RequestHeadersFilter  // nil if it does not act on requests
+	onResponse ResponseHeadersFilter // nil if it does not act on responses
+}
+
+func newRootContext(id uint32, p Plugin) *rootContext {
+	r := &rootContext{id: id, plugin: p}
+	r.onRequest, _ = p.(RequestHeadersFilter)
+	r.onResponse, _ = p.(ResponseHeadersFilter)
+	return r
 }
 
 // vmState is what one VM holds: its plugin contexts and its live streams.
@@ -122,19 +132,19 @@ type vmState struct {
 	newPlugin func() Plugin
 	// plugins are the VM's plugin contexts: a few at most (one per
 	// configuration sharing the VM), so a slice.
-	plugins []rootContext
+	plugins []*rootContext
 	// The stream created last and its plugin context: Envoy creates a
 	// stream's context in the VM in Context::decodeHeaders, right before it
 	// calls proxy_on_request_headers for it, on the same worker thread, so
 	// that call finds its stream here without a map.
 	lastStream uint32
-	lastPlugin Plugin
+	lastPlugin *rootContext
 	// streams ties a stream to its plugin context from proxy_on_context_create
 	// to proxy_on_delete, only for plugins that also act later in the stream
 	// (ResponseHeadersFilter). A map entry per request cost about 2 µs of
 	// Envoy CPU per request in Envoy 1.40 (docs/benchmarks.md), so a plugin
 	// that acts on request headers only does without it.
-	streams map[uint32]Plugin
+	streams map[uint32]*rootContext
 	// orphans are streams of a plugin context the VM never created (never
 	// seen from Envoy): refused, whatever else the VM holds.
 	orphans map[uint32]struct{}
@@ -143,7 +153,7 @@ type vmState struct {
 var state = newVMState()
 
 func newVMState() vmState {
-	return vmState{streams: map[uint32]Plugin{}, orphans: map[uint32]struct{}{}}
+	return vmState{streams: map[uint32]*rootContext{}, orphans: map[uint32]struct{}{}}
 }
 
 // The host calls the dispatch below makes; tests replace them (natively
@@ -160,7 +170,7 @@ func (s *vmState) contextCreated(id, parent uint32) {
 		if s.newPlugin == nil {
 			panic("proxyabi: the plugin did not call SetNewPlugin")
 		}
-		s.plugins = append(s.plugins, rootContext{id, s.newPlugin()})
+		s.plugins = append(s.plugins, newRootContext(id, s.newPlugin()))
 		return
 	}
 	p := s.plugin(parent)
@@ -173,16 +183,16 @@ func (s *vmState) contextCreated(id, parent uint32) {
 		return
 	}
 	s.lastStream, s.lastPlugin = id, p
-	if _, later := p.(ResponseHeadersFilter); later {
+	if p.onResponse != nil {
 		s.streams[id] = p
 	}
 }
 
 // plugin is the plugin context id, or nil.
-func (s *vmState) plugin(id uint32) Plugin {
+func (s *vmState) plugin(id uint32) *rootContext {
 	for _, r := range s.plugins {
 		if r.id == id {
-			return r.plugin
+			return r
 		}
 	}
 	return nil
@@ -192,7 +202,7 @@ func (s *vmState) plugin(id uint32) Plugin {
 // be told: a stream of a plugin context the VM never created, or (not seen
 // from Envoy) a request-only stream called out of order in a VM with
 // several plugin contexts.
-func (s *vmState) streamPlugin(id uint32) Plugin {
+func (s *vmState) streamPlugin(id uint32) *rootContext {
 	if id == s.lastStream && s.lastPlugin != nil {
 		return s.lastPlugin
 	}
@@ -203,7 +213,7 @@ func (s *vmState) streamPlugin(id uint32) Plugin {
 		return nil
 	}
 	// The VM's only plugin context (the usual case: one WasmPlugin per VM).
-	return s.plugins[0].plugin
+	return s.plugins[0]
 }
 
 // configure is proxy_on_configure with the configuration already read.
@@ -213,7 +223,7 @@ func (s *vmState) configure(id uint32, config []byte) bool {
 		logLine(LogCritical, "configuration for unknown plugin context "+strconv.FormatUint(uint64(id), 10))
 		return false
 	}
-	return p.Configure(config)
+	return p.plugin.Configure(config)
 }
 
 // requestHeaders is proxy_on_request_headers.
@@ -224,8 +234,8 @@ func (s *vmState) requestHeaders(id uint32) Action {
 		sendReply(unknownStreamStatus, nil, []byte(unknownStreamBody))
 		return Pause
 	}
-	if f, ok := p.(RequestHeadersFilter); ok {
-		return f.OnRequestHeaders()
+	if p.onRequest != nil {
+		return p.onRequest.OnRequestHeaders()
 	}
 	return Continue
 }
@@ -239,8 +249,8 @@ func (s *vmState) responseHeaders(id uint32) Action {
 		logLine(LogError, "response of stream "+strconv.FormatUint(uint64(id), 10)+" with no plugin context")
 		return Continue
 	}
-	if f, ok := p.(ResponseHeadersFilter); ok {
-		return f.OnResponseHeaders()
+	if p.onResponse != nil {
+		return p.onResponse.OnResponseHeaders()
 	}
 	return Continue
 }
