@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"asmwasm.local/plugin/internal/headerauth"
+	"asmwasm.local/plugin/internal/headermap"
 	"asmwasm.local/plugin/internal/proxyabi"
 )
 
@@ -36,7 +37,7 @@ const notStartedStatus = 503
 const maxKeptLogBuf = 1024
 
 var (
-	notStartedHeaders = proxyabi.SerializeHeaders([][2]string{{"Content-Type", headerauth.DefaultDenyContentType}})
+	notStartedHeaders = headermap.Serialize([][2]string{{"Content-Type", headerauth.DefaultDenyContentType}})
 	notStartedBody    = []byte("header-authorization plugin is not configured")
 )
 
@@ -76,7 +77,7 @@ func (p *plugin) Configure(data []byte) bool {
 	}
 
 	p.cfg = cfg
-	p.denyHeaders = proxyabi.SerializeHeaders(cfg.DenyHeaders())
+	p.denyHeaders = headermap.Serialize(cfg.DenyHeaders())
 	p.denyBody = []byte(cfg.DenyBody)
 	p.allowed = proxyabi.DefineCounter(metricAllowed)
 	p.denied = proxyabi.DefineCounter(metricDenied)

@@ -20,11 +20,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"strconv"
 	"unsafe"
 
 	"asmwasm.local/plugin/internal/headerauth"
+	"asmwasm.local/plugin/internal/headermap"
 )
 
 // main stays empty: a wasip1 c-shared module is driven through its exports.
@@ -67,7 +67,7 @@ const maxKeptLogBuf = 1024
 const maxArena = 4096
 
 var (
-	notStartedHeaders = serializeHeaders([][2]string{{"Content-Type", headerauth.DefaultDenyContentType}})
+	notStartedHeaders = headermap.Serialize([][2]string{{"Content-Type", headerauth.DefaultDenyContentType}})
 	notStartedBody    = []byte("header-authorization plugin is not configured")
 )
 
@@ -216,7 +216,7 @@ func proxyOnConfigure(pluginID uint32, configSize int32) uint32 {
 	p := &plugin{
 		id:          pluginID,
 		cfg:         cfg,
-		denyHeaders: serializeHeaders(cfg.DenyHeaders()),
+		denyHeaders: headermap.Serialize(cfg.DenyHeaders()),
 		denyBody:    []byte(cfg.DenyBody),
 	}
 	var ok bool
@@ -311,21 +311,4 @@ func (hostHeaders) Get(name string) (string, bool) {
 
 func logString(level uint32, msg string) {
 	proxyLog(level, unsafe.StringData(msg), int32(len(msg)))
-}
-
-// serializeHeaders encodes header pairs the way proxy_send_local_response
-// takes them: a count, the sizes, then each name and value NUL-terminated.
-func serializeHeaders(pairs [][2]string) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(pairs)))
-	for _, kv := range pairs {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
-	}
-	for _, kv := range pairs {
-		b = append(b, kv[0]...)
-		b = append(b, 0)
-		b = append(b, kv[1]...)
-		b = append(b, 0)
-	}
-	return b
 }

@@ -98,7 +98,7 @@ func AddResponseHeader(name, value string) Status {
 }
 
 // SendLocalResponse answers the current request from here, with headers
-// from SerializeHeaders. The request must then stay paused.
+// laid out by internal/headermap. The request must then stay paused.
 func SendLocalResponse(status uint32, headers, body []byte) Status {
 	return proxySendLocalResponse(status, nil, 0, unsafe.SliceData(body), int32(len(body)),
 		unsafe.SliceData(headers), int32(len(headers)), -1)

@@ -1,7 +1,6 @@
 package proxyabi
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
@@ -207,24 +206,6 @@ func TestMissingSetNewPluginPanics(t *testing.T) {
 	}()
 	s := newVMState()
 	s.contextCreated(1, 0)
-}
-
-// The layout of proxy-wasm's header map (proxy-wasm spec, "Header map
-// serialization"), written out by hand.
-func TestSerializeHeaders(t *testing.T) {
-	got := SerializeHeaders([][2]string{{"Content-Type", "text/plain"}, {"x", ""}})
-	want := []byte{
-		2, 0, 0, 0,
-		12, 0, 0, 0, 10, 0, 0, 0,
-		1, 0, 0, 0, 0, 0, 0, 0,
-	}
-	want = append(want, "Content-Type\x00text/plain\x00x\x00\x00"...)
-	if !bytes.Equal(got, want) || cap(got) != len(want) {
-		t.Errorf("SerializeHeaders = %q (cap %d), want %q", got, cap(got), want)
-	}
-	if got := SerializeHeaders(nil); !bytes.Equal(got, []byte{0, 0, 0, 0}) {
-		t.Errorf("SerializeHeaders(nil) = %q", got)
-	}
 }
 
 func TestArenaReusesOneBuffer(t *testing.T) {
