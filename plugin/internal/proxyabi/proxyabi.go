@@ -8,8 +8,9 @@
 // the SDK's API (docs/benchmarks.md, "Issue #15"); this layer is the
 // smallest that keeps the SDK's guarantees for what the plugins use. The
 // SDK stays the tests' host: its proxytest emulator drives the compiled
-// modules (main_test.go), and tests/envoy and tests/compat run them in Envoy
-// 1.36 to 1.40, so Envoy's own call order is what pins this layer.
+// modules (main_test.go), and tests/envoy (test_envoy_shared_vm.py: two
+// plugin contexts in one VM) and tests/compat run them in Envoy 1.36 to
+// 1.40, so Envoy's own call order is what pins this layer.
 //
 // What it keeps from the SDK: a plugin context per proxy_on_context_create
 // with no parent, its configuration handed over by proxy_on_configure and
@@ -17,7 +18,7 @@
 // context it was created for, a request it cannot place refused, never let
 // through. What it does not do per request: keep a map entry for a stream
 // whose plugin acts on request headers only (Envoy creates a stream's
-// context right before its request headers, see streamPlugin), allocate
+// context right before its request headers, see vmState.lastStream), allocate
 // (the host copies values into one reused buffer), serialise a reply's
 // headers (the plugin does it once, at start), or enter the module for a
 // callback the plugin does not use (build.sh trims the exports a plugin
