@@ -187,6 +187,26 @@ func TestDefaultConfigurationBehavesLikeTheSeed(t *testing.T) {
 	})
 }
 
+// Header values bigger than the buffer the module reuses for what the host
+// returns (internal/proxyabi) get a buffer of their own; the requests after
+// them read from the shared buffer again, and a big value never passes.
+func TestBigHeaderValues(t *testing.T) {
+	big := strings.Repeat("x", 10_000)
+	bigTrue := "true" + strings.Repeat(" ", 5000) + "true"
+	vmTest(t, func(t *testing.T, newOpt func() *proxytest.EmulatorOption) {
+		host, reset := proxytest.NewHostEmulator(newOpt())
+		defer reset()
+		startOK(t, host)
+		send(t, host, []request{
+			seedDenied("a 10 kB value", [][2]string{{"allow", big}}, big),
+			allowed("allow: true after it", [][2]string{{"allow", "true"}}),
+			seedDenied("a big value that starts with true", [][2]string{{"allow", bigTrue}}, bigTrue),
+			seedDenied("a short value after it", [][2]string{{"allow", "no"}}, "no"),
+			allowed("allow: true again", [][2]string{{"allow", "true"}}),
+		})
+	})
+}
+
 func TestEmptyConfigurationMeansDefaults(t *testing.T) {
 	vmTest(t, func(t *testing.T, newOpt func() *proxytest.EmulatorOption) {
 		for _, config := range []string{"", "{}", " \n\t", "{ }"} {

@@ -92,6 +92,16 @@ def test_header_name_matches_in_any_case(default_envoy: Envoy, headers: list[tup
     assert_teapot(*get_418(default_envoy, headers))
 
 
+def test_big_header_values(default_envoy: Envoy) -> None:
+    """Values bigger than the buffer the module reuses (4 KiB, plugin/internal/proxyabi) are read
+    whole, and the requests after them read from the shared buffer again."""
+    big = "true" + "x" * 20_000
+    assert_seed_denial(*get_418(default_envoy, [("allow", big)]))
+    default_envoy.process.wait_for_log(re.escape(deny_line("allow", big, "true")))
+    assert_teapot(*get_418(default_envoy, [("allow", "true")]))
+    assert_seed_denial(*get_418(default_envoy, [("allow", "t")]))
+
+
 def test_denial_logs_the_seed_debug_line_with_the_value(default_envoy: Envoy) -> None:
     value = f"nope-{uuid.uuid4().hex[:8]}"
     get_418(default_envoy, [("allow", value)])
