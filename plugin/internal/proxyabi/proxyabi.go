@@ -144,17 +144,16 @@ type vmState struct {
 	// to proxy_on_delete, only for plugins that also act later in the stream
 	// (ResponseHeadersFilter). A map entry per request cost about 2 µs of
 	// Envoy CPU per request in Envoy 1.40 (docs/benchmarks.md), so a plugin
-	// that acts on request headers only does without it.
+	// that acts on request headers only does without it. A stream of a
+	// plugin context the VM never created (never seen from Envoy) is held
+	// here as nil: refused, whatever else the VM holds.
 	streams map[uint32]*rootContext
-	// orphans are streams of a plugin context the VM never created (never
-	// seen from Envoy): refused, whatever else the VM holds.
-	orphans map[uint32]struct{}
 }
 
 var state = newVMState()
 
 func newVMState() vmState {
-	return vmState{streams: map[uint32]*rootContext{}, orphans: map[uint32]struct{}{}}
+	return vmState{streams: map[uint32]*rootContext{}}
 }
 
 // The host calls the dispatch below makes; tests replace them (natively
@@ -176,11 +175,11 @@ func (s *vmState) contextCreated(id, parent uint32) {
 	}
 	p := s.plugin(parent)
 	if p == nil {
-		// Left unplaced: its request is refused (requestHeaders).
+		// Held as an orphan: its request is refused (requestHeaders).
 		logLine(LogError, "stream "+strconv.FormatUint(uint64(id), 10)+" of unknown plugin context "+
 			strconv.FormatUint(uint64(parent), 10))
 		s.lastStream, s.lastPlugin = 0, nil
-		s.orphans[id] = struct{}{}
+		s.streams[id] = nil
 		return
 	}
 	s.lastStream, s.lastPlugin = id, p
@@ -207,11 +206,8 @@ func (s *vmState) streamPlugin(id uint32) *rootContext {
 	if id == s.lastStream && s.lastPlugin != nil {
 		return s.lastPlugin
 	}
-	if p, ok := s.streams[id]; ok {
-		return p
-	}
-	if _, ok := s.orphans[id]; ok || len(s.plugins) != 1 {
-		return nil
+	if p, ok := s.streams[id]; ok || len(s.plugins) != 1 {
+		return p // nil for an orphan, or for a stream not found among several plugin contexts
 	}
 	// The VM's only plugin context (the usual case: one WasmPlugin per VM).
 	return s.plugins[0]
@@ -263,7 +259,6 @@ func (s *vmState) deleted(id uint32) {
 		s.lastStream, s.lastPlugin = 0, nil
 	}
 	delete(s.streams, id)
-	delete(s.orphans, id)
 	for i, r := range s.plugins {
 		if r.id == id {
 			s.plugins = slices.Delete(s.plugins, i, i+1)

@@ -162,8 +162,8 @@ func TestUnknownStreamIsRefused(t *testing.T) {
 	}
 	s.deleted(2)
 	s.deleted(9) // unknown ids are no error
-	if len(s.orphans) != 0 {
-		t.Errorf("orphans %v after proxy_on_delete", s.orphans)
+	if len(s.streams) != 0 {
+		t.Errorf("orphans %v after proxy_on_delete", s.streams)
 	}
 	if s.configure(5, nil) {
 		t.Error("configure of an unknown plugin context succeeded")
