@@ -4,22 +4,14 @@ package main
 // the callbacks this plugin does not use. These tests hold the
 // module to that list, and the plugin to implementing none of the callbacks
 // the list leaves out (a callback whose export is gone would never be called).
-// TestModuleLinksNoFmt keeps fmt out of the module (main.go says why).
+// They also keep fmt out of the module (main.go says why).
 
 import (
 	"testing"
 
-	"asmwasm.local/plugin/internal/wasmexports"
+	"asmwasm.local/plugin/internal/moduletest"
 )
 
-func TestModuleExportsExactlyTheListedCallbacks(t *testing.T) {
-	wasmexports.CheckModule(t, wasmPath(), "exports.txt")
-}
-
-func TestPluginImplementsNoDroppedCallback(t *testing.T) {
-	wasmexports.CheckSources(t, ".", "exports.txt")
-}
-
-func TestModuleLinksNoFmt(t *testing.T) {
-	wasmexports.CheckNoFmt(t, wasmPath())
+func TestModuleExports(t *testing.T) {
+	moduletest.CheckExports(t, wasmPath(), "exports.txt", ".")
 }

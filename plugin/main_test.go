@@ -7,7 +7,6 @@ package main
 // lookup) and tests/envoy/test_envoy_vm_env.py (Envoy's vmConfig.env).
 
 import (
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,48 +15,32 @@ import (
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
-	"asmwasm.local/plugin/internal/wasmexports"
+	"asmwasm.local/plugin/internal/moduletest"
 )
 
-// wasmPath is the module the "wasm" subtests load: PLUGIN_WASM, or the
-// plugin.wasm that ./build.sh writes.
-func wasmPath() string {
-	if p := os.Getenv("PLUGIN_WASM"); p != "" {
-		return p
-	}
-	return "plugin.wasm"
-}
+// wasmPath is the module the tests load: PLUGIN_WASM, or the plugin.wasm
+// that ./build.sh writes.
+func wasmPath() string { return moduletest.Path("PLUGIN_WASM") }
 
 // vmTest runs f against plugin.wasm in wazero: the module as Envoy gets it,
 // its host glue (internal/proxyabi) included. f gets a fresh emulator option
 // from each newOpt call, completes it (configuration) and passes it to
-// proxytest.NewHostEmulator. All options share one wasm VM, as plugins
-// share a VM in Envoy: compiling the module takes wazero seconds.
+// proxytest.NewHostEmulator. All options share one wasm VM (moduletest.Load).
 func vmTest(t *testing.T, f func(t *testing.T, newOpt func() *proxytest.EmulatorOption)) {
 	t.Helper()
-	t.Run("wasm", func(t *testing.T) {
-		wasm, err := os.ReadFile(wasmPath())
-		if err != nil {
-			t.Fatalf("%v (build the module first: ./build.sh)", err)
-		}
-		vm, err := proxytest.NewWasmVMContext(wasm)
-		if err != nil {
-			t.Fatalf("load %s: %v", wasmPath(), err)
-		}
-		defer vm.Close()
-		streamDoneExported = slices.Contains(wasmexports.Module(t, wasm), "proxy_on_log")
-		defer func() { streamDoneExported = true }()
-		f(t, func() *proxytest.EmulatorOption {
-			return proxytest.NewEmulatorOption().WithVMContext(vm)
-		})
+	vm, wasm := moduletest.Load(t, wasmPath())
+	streamDoneExported = slices.Contains(moduletest.Module(t, wasm), "proxy_on_log")
+	f(t, func() *proxytest.EmulatorOption {
+		return proxytest.NewEmulatorOption().WithVMContext(vm)
 	})
 }
 
-// streamDoneExported tells whether the module under test exports proxy_on_log.
+// streamDoneExported tells whether the module under test exports proxy_on_log
+// (vmTest sets it).
 // A host calls a callback only when the module exports it (Envoy skips the
 // others); the emulator's CompleteHttpContext calls proxy_on_log regardless,
 // which fails on a module without it (build.sh leaves it out: exports.txt).
-var streamDoneExported = true
+var streamDoneExported bool
 
 // completeStream ends a stream the way Envoy does for this module.
 func completeStream(host proxytest.HostEmulator, id uint32) {

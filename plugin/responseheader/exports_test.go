@@ -5,17 +5,9 @@ package main
 import (
 	"testing"
 
-	"asmwasm.local/plugin/internal/wasmexports"
+	"asmwasm.local/plugin/internal/moduletest"
 )
 
-func TestModuleExportsExactlyTheListedCallbacks(t *testing.T) {
-	wasmexports.CheckModule(t, wasmPath(), "exports.txt")
-}
-
-func TestPluginImplementsNoDroppedCallback(t *testing.T) {
-	wasmexports.CheckSources(t, ".", "exports.txt")
-}
-
-func TestModuleLinksNoFmt(t *testing.T) {
-	wasmexports.CheckNoFmt(t, wasmPath())
+func TestModuleExports(t *testing.T) {
+	moduletest.CheckExports(t, wasmPath(), "exports.txt", ".")
 }

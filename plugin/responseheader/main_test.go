@@ -7,38 +7,26 @@ package main
 // call proxy_on_log.
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"asmwasm.local/plugin/internal/moduletest"
 )
 
-// wasmPath is the module the "wasm" subtests load: RESPONSE_HEADER_WASM, or
-// the plugin.wasm that ../build.sh writes here.
-func wasmPath() string {
-	if p := os.Getenv("RESPONSE_HEADER_WASM"); p != "" {
-		return p
-	}
-	return "plugin.wasm"
-}
+// wasmPath is the module the tests load: RESPONSE_HEADER_WASM, or the
+// plugin.wasm that ../build.sh writes here.
+func wasmPath() string { return moduletest.Path("RESPONSE_HEADER_WASM") }
 
+// vmTest runs f against the compiled module in wazero, all emulator options
+// sharing one wasm VM (moduletest.Load).
 func vmTest(t *testing.T, f func(t *testing.T, newOpt func() *proxytest.EmulatorOption)) {
 	t.Helper()
-	t.Run("wasm", func(t *testing.T) {
-		wasm, err := os.ReadFile(wasmPath())
-		if err != nil {
-			t.Fatalf("%v (build the module first: plugin/build.sh)", err)
-		}
-		vm, err := proxytest.NewWasmVMContext(wasm)
-		if err != nil {
-			t.Fatalf("load %s: %v", wasmPath(), err)
-		}
-		defer vm.Close()
-		f(t, func() *proxytest.EmulatorOption {
-			return proxytest.NewEmulatorOption().WithVMContext(vm)
-		})
+	vm, _ := moduletest.Load(t, wasmPath())
+	f(t, func() *proxytest.EmulatorOption {
+		return proxytest.NewEmulatorOption().WithVMContext(vm)
 	})
 }
 

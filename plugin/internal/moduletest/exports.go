@@ -1,11 +1,13 @@
-// Package wasmexports holds a plugin to the exports.txt that build.sh trims
-// its module to: the module exports exactly that list, and the plugin's code
-// implements no callback whose export the list leaves out, since Envoy calls a callback only when the module exports it.
-// It also keeps fmt's printer out of the module (CheckNoFmt).
+// Package moduletest is what both plugins' tests do with their compiled
+// module: load it under the SDK's emulator (Load), and hold it to the
+// exports.txt that build.sh trims it to (CheckExports): the module exports
+// exactly that list, the plugin's code implements no callback whose export
+// the list leaves out (Envoy calls a callback only when the module exports
+// it), and fmt's printer stays out of the module.
 //
 // Only the plugins' tests import it, so neither it nor wazero reaches a
 // module.
-package wasmexports
+package moduletest
 
 import (
 	"bufio"
@@ -28,6 +30,14 @@ import (
 var droppedCallbacks = map[string][]string{
 	"proxy_on_request_headers":  {"OnRequestHeaders"},
 	"proxy_on_response_headers": {"OnResponseHeaders"},
+}
+
+// CheckExports runs CheckModule, CheckSources (on dir) and CheckNoFmt as
+// subtests of t.
+func CheckExports(t *testing.T, wasmPath, listPath, dir string) {
+	t.Run("exactly the listed exports", func(t *testing.T) { CheckModule(t, wasmPath, listPath) })
+	t.Run("no dropped callback implemented", func(t *testing.T) { CheckSources(t, dir, listPath) })
+	t.Run("no fmt", func(t *testing.T) { CheckNoFmt(t, wasmPath) })
 }
 
 // List reads an exports.txt: one name a line, # starts a comment.
