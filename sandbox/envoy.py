@@ -102,19 +102,21 @@ def wasm_filter_config(
     *,
     name: str = PLUGIN_NAME,
     vm_env: VmEnv | None = None,
+    vm_id: str | None = None,
 ) -> dict[str, object]:
     """The Wasm HTTP filter's typed config, as an Istio WasmPlugin would produce it.
 
     plugin_config is handed to the plugin as is (the pluginConfig as JSON
     text); "" means no configuration. fail_open is false, Envoy's default.
-    name is the plugin name, root id and vm id (another plugin in the same
-    chain needs its own). vm_env becomes the VM's environment, which Istio
+    name is the plugin name, root id and, unless vm_id is given, vm id (another
+    plugin in the same chain needs its own; two filters of one module with the
+    same vm_id share one VM, a plugin context each). vm_env becomes the VM's environment, which Istio
     makes from the WasmPlugin's vmConfig.env: {"key_values": {NAME: value}}
     for `value`, {"host_env_keys": [NAME]} for `valueFrom: HOST` (the Envoy
     process's own variable).
     """
     vm_config: dict[str, object] = {
-        "vm_id": name,
+        "vm_id": vm_id or name,
         "runtime": runtime,
         "code": {"local": {"filename": str(wasm_path)}},
     }
@@ -177,10 +179,16 @@ def write_atomically(path: Path, data: object) -> None:
 
 
 def wasm_http_filter(
-    wasm_path: Path, plugin_config: str, *, name: str = PLUGIN_NAME, vm_env: VmEnv | None = None
+    wasm_path: Path,
+    plugin_config: str,
+    *,
+    name: str = PLUGIN_NAME,
+    vm_env: VmEnv | None = None,
+    vm_id: str | None = None,
 ) -> dict[str, object]:
     """One Wasm entry of an HTTP filter chain (see wasm_filter_config), for run_envoy's filters."""
-    return {"name": name, "typed_config": wasm_filter_config(wasm_path, plugin_config, name=name, vm_env=vm_env)}
+    typed = wasm_filter_config(wasm_path, plugin_config, name=name, vm_env=vm_env, vm_id=vm_id)
+    return {"name": name, "typed_config": typed}
 
 
 def _http_filter(

@@ -29,11 +29,7 @@ SHARED_VM = "shared-vm"
 
 def shared_vm_filter(name: str, config: dict[str, str], module: Path | None = None) -> dict[str, object]:
     """A filter of module (default header-authorization) named name, whose VM is SHARED_VM."""
-    entry = wasm_http_filter(module or plugin_wasm(), json.dumps(config), name=name)
-    typed = entry["typed_config"]
-    assert isinstance(typed, dict)
-    typed["config"]["vm_config"]["vm_id"] = SHARED_VM
-    return entry
+    return wasm_http_filter(module or plugin_wasm(), json.dumps(config), name=name, vm_id=SHARED_VM)
 
 
 @pytest.fixture(scope="module")
